@@ -1,0 +1,87 @@
+"""Small numerical helpers shared by every layer (no nllkit imports, so any layer may use them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["masked_mean", "resolve_reduction", "saturate_infinities"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+class _SaturateInfinities(torch.autograd.Function):
+    """``clamp(x, -max, max)`` forward, identity backward (a straight-through clamp).
+
+    The identity backward is exact wherever ``x`` is finite (the clamp is the identity there) and
+    at ``±inf`` it passes the gradient of the loss evaluated at the dtype's largest finite value,
+    which is the limit of the true gradient. It costs one elementwise pass in the forward and
+    nothing in the backward (``torch.clamp``'s own backward would re-read ``x`` to build a mask).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        big = torch.finfo(x.dtype).max
+        return x.clamp(-big, big)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad
+
+
+def saturate_infinities(x: Tensor) -> Tensor:
+    """Replace ``±inf`` by ``±finfo(dtype).max`` so log-space kernels return limits, not NaN.
+
+    Torch's kernels evaluate ``0 · inf`` or ``inf − inf`` at infinite logits and return NaN; at the
+    largest finite value they return the mathematical limit instead: exactly 0 for a confident,
+    correct prediction, and ``finfo.max`` (saturated ``+inf``) for a confident, wrong one. NaN stays
+    NaN. Integer tensors pass through unchanged.
+    """
+    if not x.is_floating_point():
+        return x
+    return _SaturateInfinities.apply(x)
+
+
+def resolve_reduction(
+    reduction: str, size_average: bool | None = None, reduce: bool | None = None
+) -> str:
+    """Validate ``reduction`` and fold torch's deprecated ``size_average``/``reduce`` into it."""
+    from .errors import ConfigurationError
+
+    if size_average is not None or reduce is not None:
+        # torch's legacy rule: reduce=False wins, else size_average picks mean (default) or sum.
+        if reduce is False:
+            reduction = "none"
+        else:
+            reduction = "sum" if size_average is False else "mean"
+    if reduction not in _REDUCTIONS:
+        raise ConfigurationError(
+            argument="reduction",
+            expected="one of 'mean', 'sum', 'none'",
+            found=repr(reduction),
+            fix="pass reduction='mean' (the default), 'sum' or 'none'",
+        )
+    return reduction
+
+
+def masked_mean(total: Tensor, denominator: Tensor) -> Tensor:
+    """``total / denominator`` computed in float32 or wider, with ``0 / 0 = 0``.
+
+    Used for means over non-ignored targets: a batch whose targets are all ignored has a zero
+    total and a zero denominator, and its loss is 0 with zero gradients (torch returns NaN).
+    """
+    acc = torch.promote_types(total.dtype, torch.float32)
+    den = denominator.to(acc)
+    den = torch.where(den == 0, torch.ones_like(den), den)
+    return (total.to(acc) / den).to(total.dtype)
+
+
+def apply_reduction(loss: Tensor, reduction: str) -> Tensor:
+    """Apply ``reduction`` ('mean' | 'sum' | 'none') to an elementwise loss."""
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss

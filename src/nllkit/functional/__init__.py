@@ -1,0 +1,15 @@
+"""Step 3 of the recipe as stateless functions with torch-style signatures."""
+
+from .cross_entropy import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    nll_loss,
+)
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "nll_loss",
+]
