@@ -43,6 +43,7 @@ __all__ = [
     "check_class_targets",
     "check_finite",
     "check_floating",
+    "check_label_smoothing",
     "check_same_device",
     "check_same_shape",
     "check_tensor",
@@ -96,6 +97,17 @@ def reset_checks() -> None:
 # --------------------------------------------------------------------------------------------
 # Validators: each raises an NLLKitError naming the argument, expected, found and fix
 # --------------------------------------------------------------------------------------------
+def check_label_smoothing(label_smoothing: float) -> None:
+    """Raise unless ``label_smoothing`` is a float in [0, 1] (a configuration check: always runs)."""
+    if not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ConfigurationError(
+            argument="label_smoothing",
+            expected="a float in [0, 1]",
+            found=repr(label_smoothing),
+            fix="use a small value such as 0.1, or 0.0 to turn smoothing off",
+        )
+
+
 def check_tensor(x: object, argument: str) -> Tensor:
     """Raise unless ``x`` is a ``torch.Tensor``."""
     if not isinstance(x, Tensor):
@@ -320,7 +332,7 @@ def inspect_model(
         >>> from torch import nn
         >>> model = nn.Sequential(nn.Linear(4, 1), nn.Sigmoid())
         >>> inspect_model(model, nn.BCEWithLogitsLoss())[0][:60]
-        "the model ends in Sigmoid but BCEWithLogitsLoss expects logi"
+        'the model ends in Sigmoid but BCEWithLogitsLoss expects logi'
     """
     findings: list[str] = []
     last = _last_layer(model)
