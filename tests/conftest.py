@@ -1,0 +1,21 @@
+"""Shared test set-up: deterministic seeds, a headless matplotlib, and fresh first-call guards."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest
+import torch
+
+from nllkit.guards import reset_checks
+
+
+@pytest.fixture(autouse=True)
+def _fresh_guards_and_seed():
+    """Each test starts with un-checked functionals and the same seed."""
+    reset_checks()
+    torch.manual_seed(0)
+    yield
+    reset_checks()
