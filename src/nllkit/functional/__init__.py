@@ -6,10 +6,16 @@ from .cross_entropy import (
     cross_entropy,
     nll_loss,
 )
+from .focal import focal_loss
+from .overlap import dice_loss, jaccard_loss, tversky_loss
 
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "dice_loss",
+    "focal_loss",
+    "jaccard_loss",
     "nll_loss",
+    "tversky_loss",
 ]
