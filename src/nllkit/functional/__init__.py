@@ -8,6 +8,7 @@ from .cross_entropy import (
 )
 from .focal import focal_loss
 from .overlap import dice_loss, jaccard_loss, tversky_loss
+from .linear_cross_entropy import linear_cross_entropy
 
 __all__ = [
     "binary_cross_entropy",
@@ -16,6 +17,7 @@ __all__ = [
     "dice_loss",
     "focal_loss",
     "jaccard_loss",
+    "linear_cross_entropy",
     "nll_loss",
     "tversky_loss",
 ]
