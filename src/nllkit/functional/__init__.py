@@ -7,8 +7,8 @@ from .cross_entropy import (
     nll_loss,
 )
 from .focal import focal_loss
-from .overlap import dice_loss, jaccard_loss, tversky_loss
 from .linear_cross_entropy import linear_cross_entropy
+from .overlap import dice_loss, jaccard_loss, tversky_loss
 
 __all__ = [
     "binary_cross_entropy",
