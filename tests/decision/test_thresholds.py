@@ -186,7 +186,7 @@ def test_dtypes_and_extremes():
     for dt in (torch.float16, torch.bfloat16, torch.float32):
         q = p.to(dt)
         r = tune_threshold(q, y.bool(), "mcc")
-        bt, bs, _, _ = brute_tune(q.float().numpy(), y.numpy(), "mcc")
+        _, bs, _, _ = brute_tune(q.float().numpy(), y.numpy(), "mcc")
         assert r.score == pytest.approx(bs, abs=1e-12)
         assert r.thresholds.dtype == dt
     assert ref.score > 0
@@ -272,7 +272,7 @@ def test_rejects_bad_types_and_shapes():
         tune_threshold(
             torch.rand(4), torch.tensor([0, 1, 0, 1]), sample_weight=torch.tensor([1, -1, 1, 1.0])
         )
-    with pytest.raises(TypeError, match="torch.Tensor or a numpy array"):
+    with pytest.raises(TypeError, match=r"torch\.Tensor or a numpy array"):
         tune_threshold("0.5", [1])
     with pytest.raises(TypeError, match="floating-point"):
         tune_threshold(torch.tensor([0, 1]), torch.tensor([0, 1]))

@@ -1,7 +1,7 @@
 """Input handling shared by ``nllkit.decision``: numpy or torch in, the same kind out.
 
-Arrays are wrapped without a copy (``torch.from_numpy`` / ``torch.as_tensor``), computed on their own
-device, and only results are converted back (a numpy input gives numpy outputs).
+Arrays are wrapped without a copy (``torch.from_numpy`` / ``torch.as_tensor``), computed on their
+own device, and only results are converted back (a numpy input gives numpy outputs).
 """
 
 from __future__ import annotations

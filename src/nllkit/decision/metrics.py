@@ -1,4 +1,4 @@
-"""Decision metrics from one sort: confusion counts at every threshold, and the curves built on them.
+"""Decision metrics from one sort: confusion counts at every threshold, and curves built on them.
 
 Sorting the scores once (descending) and taking cumulative sums of the labels gives, for every
 distinct score ``t``, the counts of the rule "positive when ``prob >= t``"::
@@ -169,8 +169,10 @@ def confusion_curve(probs: Any, targets: Any, sample_weight: Any = None) -> Conf
         >>> c = confusion_curve(torch.tensor([0.1, 0.4, 0.4, 0.8]), torch.tensor([0, 0, 1, 1]))
         >>> c.thresholds
         tensor([0.1000, 0.4000, 0.8000, 0.8000])
-        >>> c.tp, c.fp
-        (tensor([2., 2., 1., 0.], dtype=torch.float64), tensor([2., 1., 0., 0.], dtype=torch.float64))
+        >>> c.tp
+        tensor([2., 2., 1., 0.], dtype=torch.float64)
+        >>> c.fp
+        tensor([2., 1., 0., 0.], dtype=torch.float64)
     """
     p = as_tensor(probs, "probs")
     if p.dim() != 1:
@@ -287,8 +289,10 @@ def precision_recall_curve(
         >>> import torch
         >>> p, r, t = precision_recall_curve(torch.tensor([0.1, 0.4, 0.35, 0.8]),
         ...                                  torch.tensor([0, 0, 1, 1]))
-        >>> p, r
-        (tensor([0.5000, 0.6667, 0.5000, 1.0000, 1.0000], dtype=torch.float64), tensor([1.0000, 1.0000, 0.5000, 0.5000, 0.0000], dtype=torch.float64))
+        >>> p
+        tensor([0.5000, 0.6667, 0.5000, 1.0000, 1.0000], dtype=torch.float64)
+        >>> r
+        tensor([1.0000, 1.0000, 0.5000, 0.5000, 0.0000], dtype=torch.float64)
     """
     c = _curve_torch(probs, targets, sample_weight)
     precision = _div(c.tp, c.tp + c.fp)
@@ -311,8 +315,10 @@ def roc_curve(probs: Any, targets: Any, sample_weight: Any = None) -> tuple[Any,
     Example:
         >>> import torch
         >>> fpr, tpr, t = roc_curve(torch.tensor([0.1, 0.4, 0.35, 0.8]), torch.tensor([0, 0, 1, 1]))
-        >>> fpr, tpr
-        (tensor([0.0000, 0.0000, 0.5000, 0.5000, 1.0000], dtype=torch.float64), tensor([0.0000, 0.5000, 0.5000, 1.0000, 1.0000], dtype=torch.float64))
+        >>> fpr
+        tensor([0.0000, 0.0000, 0.5000, 0.5000, 1.0000], dtype=torch.float64)
+        >>> tpr
+        tensor([0.0000, 0.5000, 0.5000, 1.0000, 1.0000], dtype=torch.float64)
     """
     c = _curve_torch(probs, targets, sample_weight)
     fpr = _div(c.fp, c.fp + c.tn).flip(0)

@@ -1,4 +1,4 @@
-"""Tune a decision threshold on predicted probabilities: an exact sweep over every distinct score."""
+"""Tune a decision threshold on predicted probabilities: an exact sweep over every score."""
 
 from __future__ import annotations
 
@@ -87,7 +87,8 @@ def _check_costs(costs: Mapping[str, float] | None) -> tuple[float, float]:
             argument="costs", expected='exactly the keys "fp" and "fn"', found=repr(costs), fix=fix
         )
     c_fp, c_fn = float(costs["fp"]), float(costs["fn"])
-    if not (math.isfinite(c_fp) and math.isfinite(c_fn)) or c_fp < 0 or c_fn < 0 or c_fp + c_fn == 0:
+    finite = math.isfinite(c_fp) and math.isfinite(c_fn)
+    if not finite or c_fp < 0 or c_fn < 0 or c_fp + c_fn == 0:
         raise ConfigurationError(
             argument="costs",
             expected="finite, non-negative costs, not both 0",
@@ -184,8 +185,8 @@ def _scores(
     if min_recall is not None:
         feasible &= METRICS["recall"](c.tp, c.fp, c.fn, c.tn, beta) >= min_recall
     if min_precision is not None or min_recall is not None:
-        bad = torch.tensor(float("inf") if metric == "cost" else -float("inf"), dtype=reported.dtype)
-        reported = torch.where(feasible, reported, bad.to(reported.device))
+        bad = float("inf") if metric == "cost" else -float("inf")
+        reported = torch.where(feasible, reported, torch.full_like(reported, bad))
         objective = torch.where(feasible, objective, torch.full_like(objective, -float("inf")))
     return reported, objective
 
