@@ -35,9 +35,9 @@ def bce_with_logits(
     z, y = _f64(z), _f64(y)
     assert z is not None and y is not None
     y = y * (1 - label_smoothing) + label_smoothing / 2
-    p = 1 / (1 + torch.exp(-z))
+    p, q = 1 / (1 + torch.exp(-z)), 1 / (1 + torch.exp(z))  # σ(z) and 1 − σ(z) = σ(−z)
     pw = 1.0 if pos_weight is None else _f64(pos_weight)
-    loss = -(pw * y * torch.log(p) + (1 - y) * torch.log(1 - p))
+    loss = -(pw * y * torch.log(p) + (1 - y) * torch.log(q))
     if weight is not None:
         loss = loss * _f64(weight)
     return reduce(loss, reduction)
@@ -65,8 +65,10 @@ def cross_entropy(
     z64 = _f64(z)
     assert z64 is not None
     if z64.ndim == 1:
-        z64 = z64.unsqueeze(0)
-        y = y.unsqueeze(0)
+        out = cross_entropy(
+            z.unsqueeze(0), y.unsqueeze(0), weight, ignore_index, reduction, label_smoothing
+        )
+        return out.squeeze(0) if reduction == "none" else out
     c = z64.shape[1]
     logp = torch.log(torch.exp(z64) / torch.exp(z64).sum(1, keepdim=True))
     w = torch.ones(c, dtype=torch.float64) if weight is None else _f64(weight)
@@ -98,7 +100,8 @@ def nll_loss(
     lp = _f64(logp)
     assert lp is not None
     if lp.ndim == 1:
-        lp, y = lp.unsqueeze(0), y.unsqueeze(0)
+        out = nll_loss(logp.unsqueeze(0), y.unsqueeze(0), weight, ignore_index, reduction)
+        return out.squeeze(0) if reduction == "none" else out
     c = lp.shape[1]
     w = torch.ones(c, dtype=torch.float64) if weight is None else _f64(weight)
     assert w is not None

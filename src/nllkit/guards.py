@@ -177,7 +177,7 @@ def check_unit_interval(x: Tensor, argument: str, *, fix: str) -> None:
     """Raise unless every value of ``x`` lies in [0, 1]."""
     if x.numel() == 0:
         return
-    lo, hi = float(x.min()), float(x.max())
+    lo, hi = float(x.detach().min()), float(x.detach().max())
     if lo < 0.0 or hi > 1.0:
         raise InputValueError(
             argument=argument,

@@ -48,9 +48,7 @@ _BCE_TARGET_FIX = (
 )
 
 
-def _check_binary_inputs(
-    x: Tensor, target: Tensor, weight: Tensor | None, argument: str
-) -> None:
+def _check_binary_inputs(x: Tensor, target: Tensor, weight: Tensor | None, argument: str) -> None:
     """Checks shared by both binary cross-entropies (first call only)."""
     check_tensor(x, argument)
     check_tensor(target, "target")
@@ -68,7 +66,10 @@ def _check_binary_inputs(
     check_unit_interval(target, "target", fix=_BCE_TARGET_FIX)
     if weight is not None:
         check_broadcastable(
-            weight, x.shape, "weight", fix=f"give weight a shape that broadcasts to {tuple(x.shape)}"
+            weight,
+            x.shape,
+            "weight",
+            fix=f"give weight a shape that broadcasts to {tuple(x.shape)}",
         )
 
 
@@ -303,7 +304,8 @@ def _index_mean(
     if weight is None:
         den = keep.sum()
     else:
-        den = (weight[target.where(keep, 0)] * keep).sum(dtype=torch.float32)
+        acc = torch.promote_types(weight.dtype, torch.float32)
+        den = (weight[target.where(keep, 0)] * keep).sum(dtype=acc)
     total = per_element.sum(dtype=torch.promote_types(per_element.dtype, torch.float32))
     return masked_mean(total, den).to(per_element.dtype)
 
