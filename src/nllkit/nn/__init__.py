@@ -4,6 +4,7 @@ from .combined import CombinedLoss, L1Penalty, L2Penalty
 from .cross_entropy import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 from .focal import FocalLoss
 from .likelihood import LikelihoodLoss
+from .linear_cross_entropy import LinearCrossEntropyLoss
 from .overlap import DiceLoss, JaccardLoss, TverskyLoss
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "L1Penalty",
     "L2Penalty",
     "LikelihoodLoss",
+    "LinearCrossEntropyLoss",
     "NLLLoss",
     "TverskyLoss",
 ]
