@@ -1,0 +1,88 @@
+"""nllkit.guards: inspect_model, warnings, and the check-once machinery."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import nllkit.nn as NN
+from nllkit import guards
+from nllkit.errors import InputShapeError, InputValueError, NLLKitError
+
+
+def test_sigmoid_before_bce_with_logits_is_found():
+    model = nn.Sequential(nn.Linear(4, 1), nn.Sigmoid())
+    (finding,) = guards.inspect_model(model, nn.BCEWithLogitsLoss())
+    assert "ends in Sigmoid" in finding and "remove the final Sigmoid" in finding
+    assert guards.inspect_model(model, NN.BCEWithLogitsLoss())  # nllkit's module too
+
+
+def test_softmax_or_logsoftmax_before_cross_entropy_is_found():
+    for layer in (nn.Softmax(dim=1), nn.LogSoftmax(dim=1)):
+        model = nn.Sequential(nn.Linear(4, 3), layer)
+        (finding,) = guards.inspect_model(model, NN.CrossEntropyLoss())
+        assert f"remove the final {type(layer).__name__}" in finding
+
+
+def test_right_pairings_have_no_findings():
+    assert guards.inspect_model(nn.Sequential(nn.Linear(4, 1)), nn.BCEWithLogitsLoss()) == []
+    sig = nn.Sequential(nn.Linear(4, 1), nn.Sigmoid(), nn.Dropout(0.1))
+    assert guards.inspect_model(sig, nn.BCELoss()) == []
+    logsm = nn.Sequential(nn.Linear(4, 3), nn.LogSoftmax(dim=1))
+    assert guards.inspect_model(logsm, NN.NLLLoss()) == []
+
+
+def test_bce_loss_without_sigmoid_and_nll_without_log_softmax_are_found():
+    (f1,) = guards.inspect_model(nn.Sequential(nn.Linear(4, 1)), nn.BCELoss())
+    assert "BCELoss expects probabilities" in f1 and "BCEWithLogitsLoss" in f1
+    (f2,) = guards.inspect_model(nn.Sequential(nn.Linear(4, 3), nn.Softmax(1)), nn.NLLLoss())
+    assert "NLLLoss expects log-probabilities" in f2
+
+
+def test_sigmoid_inside_forward_is_found_with_an_example_input():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 1)
+
+        def forward(self, x):
+            return torch.sigmoid(self.fc(x))
+
+    assert guards.inspect_model(Net(), nn.BCEWithLogitsLoss()) == []  # invisible statically
+    (finding,) = guards.inspect_model(Net(), nn.BCEWithLogitsLoss(), torch.randn(16, 4))
+    assert "outputs probabilities" in finding
+
+
+def test_strict_raises_the_first_finding():
+    model = nn.Sequential(nn.Linear(4, 1), nn.Sigmoid())
+    with pytest.raises(InputValueError, match="remove the final Sigmoid"):
+        guards.inspect_model(model, nn.BCEWithLogitsLoss(), strict=True)
+
+
+def test_check_modes_and_reset():
+    assert guards.needs_check("f", "first")
+    guards.mark_checked("f")
+    assert not guards.needs_check("f", "first")
+    assert guards.needs_check("f", "always")
+    assert not guards.needs_check("f", "never")
+    guards.reset_checks()
+    assert guards.needs_check("f", "first")
+
+
+def test_validators_raise_with_the_four_parts():
+    with pytest.raises(InputShapeError) as info:
+        guards.check_broadcastable(torch.rand(3), torch.Size([4, 2]), "w", fix="reshape it")
+    err = info.value
+    assert isinstance(err, NLLKitError) and isinstance(err, ValueError)
+    assert (err.argument, err.found, err.fix) == ("w", "(3,)", "reshape it")
+    assert (
+        str(err)
+        == "`w`: expected a shape that broadcasts to (4, 2), but found (3,). Fix: reshape it"
+    )
+
+
+def test_infinite_values_are_reported_when_not_allowed():
+    with pytest.raises(InputValueError, match=r"without NaN or Inf.*1 such value"):
+        guards.check_finite(torch.tensor([0.0, float("inf")]), "x")
+    guards.check_finite(torch.tensor([0.0, float("inf")]), "x", allow_inf=True)
