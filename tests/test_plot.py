@@ -12,12 +12,12 @@ import torch
 
 matplotlib.use("Agg")
 
-from matplotlib.container import BarContainer  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
 
-from nllkit import plot  # noqa: E402
-from nllkit.decision import TemperatureScaling, tune_threshold  # noqa: E402
-from nllkit.errors import ConfigurationError, InputShapeError  # noqa: E402
+from nllkit import plot
+from nllkit.decision import TemperatureScaling, tune_threshold
+from nllkit.errors import ConfigurationError, InputShapeError
 
 
 def _binary(n=400, seed=0):
@@ -55,7 +55,7 @@ def test_threshold_curve_marks_optimum_and_bayes():
     fig = plot.threshold_curve(p, y, "cost", costs={"fp": 1.0, "fn": 3.0})
     ax = fig.axes[0]
     r = tune_threshold(p, y, "cost", costs={"fp": 1.0, "fn": 3.0})
-    marker = [ln for ln in ax.get_lines() if ln.get_marker() == "o"][0]
+    marker = next(ln for ln in ax.get_lines() if ln.get_marker() == "o")
     assert marker.get_xdata()[0] == pytest.approx(r.threshold)
     assert marker.get_ydata()[0] == pytest.approx(r.score)
     texts = _legend_texts(ax)
@@ -146,7 +146,6 @@ def test_draws_on_given_axes():
 
 
 def test_errors():
-    p, y = _binary()
     with pytest.raises(InputShapeError, match="one label at a time"):
         plot.probability_histogram(torch.rand(4, 2), torch.zeros(4, 2))
     with pytest.raises(InputShapeError, match="one curve per figure"):
