@@ -1,0 +1,184 @@
+"""Training one model per loss for ``nllkit compare``: same model, seed, split and budget.
+
+Tables get a small MLP (standardised features → 64 → 64 → outputs), images a small fully
+convolutional CNN (per-pixel logits). Adam, mini-batches, and early stopping on the *validation
+NLL* of the task's likelihood (Bernoulli or Categorical), whatever the training loss: the NLL is
+the one score every loss can be compared on, and the weights of the best epoch are kept.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..data import Dataset, Split
+from ..likelihoods import Bernoulli, Categorical, Likelihood, MultiLabel
+
+__all__ = ["Prepared", "Settings", "TrainResult", "build_model", "prepare", "train"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The training budget, shared by every loss."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    patience: int
+    seed: int
+
+
+@dataclass
+class Prepared:
+    """Tensors of the three parts, ready for the model and the losses."""
+
+    task: str
+    kind: str
+    num_outputs: int
+    in_features: int
+    likelihood: Likelihood
+    X: dict[str, Tensor]
+    y: dict[str, Tensor]  # in the form the losses take (float 0/1, or int64 classes)
+
+
+@dataclass
+class TrainResult:
+    """A trained model, its per-epoch curves, and its logits on validation and test."""
+
+    model: nn.Module
+    train_loss: list[float] = field(default_factory=list)
+    val_nll: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+    epochs_run: int = 0
+    logits: dict[str, Tensor] = field(default_factory=dict)
+
+
+def likelihood_of(ds: Dataset) -> Likelihood:
+    """The likelihood whose NLL the validation score is: the task's own."""
+    if ds.task == "multiclass":
+        return Categorical(len(ds.class_names))
+    if ds.task == "multilabel":
+        return MultiLabel(int(ds.y.shape[1]))
+    return Bernoulli()
+
+
+def prepare(ds: Dataset, split: Split) -> Prepared:
+    """Standardise a table on its training rows and cut the three parts into tensors."""
+    X = ds.X.astype(np.float32)
+    if ds.kind == "table":
+        mu = X[split.train].mean(axis=0)
+        sd = X[split.train].std(axis=0)
+        X = (X - mu) / np.where(sd > 0, sd, 1.0).astype(np.float32)
+    if ds.task == "multiclass":
+        y = torch.as_tensor(ds.y, dtype=torch.long)
+        num_outputs = len(ds.class_names)
+    else:
+        y = torch.as_tensor(ds.y, dtype=torch.float32)
+        num_outputs = int(ds.y.shape[1]) if ds.task == "multilabel" else 1
+    Xt = torch.as_tensor(X)
+    parts = {"train": split.train, "val": split.val, "test": split.test}
+    return Prepared(
+        task=ds.task,
+        kind=ds.kind,
+        num_outputs=num_outputs,
+        in_features=int(X.shape[1]),
+        likelihood=likelihood_of(ds),
+        X={k: Xt[torch.as_tensor(v)] for k, v in parts.items()},
+        y={k: y[torch.as_tensor(v)] for k, v in parts.items()},
+    )
+
+
+class _Squeeze(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.squeeze(-1)
+
+
+def build_model(p: Prepared) -> nn.Module:
+    """The model for ``p``'s data: an MLP for tables, a small CNN for images (raw logits out)."""
+    if p.kind == "image":
+        return nn.Sequential(
+            nn.Conv2d(p.in_features, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 16, 3, padding=2, dilation=2),
+            nn.ReLU(),
+            nn.Conv2d(16, 16, 3, padding=4, dilation=4),
+            nn.ReLU(),
+            nn.Conv2d(16, p.num_outputs, 1),
+        )
+    layers: list[nn.Module] = [
+        nn.Linear(p.in_features, 64),
+        nn.ReLU(),
+        nn.Linear(64, 64),
+        nn.ReLU(),
+        nn.Linear(64, p.num_outputs),
+    ]
+    if p.task == "binary":
+        layers.append(_Squeeze())  # (N, 1) -> (N,), the shape of a binary target
+    return nn.Sequential(*layers)
+
+
+@torch.no_grad()
+def _logits(model: nn.Module, X: Tensor, batch: int = 512) -> Tensor:
+    model.eval()
+    return torch.cat([model(X[i : i + batch]) for i in range(0, len(X), batch)])
+
+
+def train(
+    p: Prepared,
+    loss_fn: nn.Module,
+    s: Settings,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+) -> TrainResult:
+    """Train a fresh model (seeded by ``s.seed``) with ``loss_fn``; keep the best-NLL epoch.
+
+    Args:
+        p: the prepared data.
+        loss_fn: the training loss (takes ``(logits, target)``).
+        s: the budget.
+        on_epoch: called as ``on_epoch(epoch, train_loss, val_nll)`` after each epoch.
+    """
+    torch.manual_seed(s.seed)
+    model = build_model(p)
+    opt = torch.optim.Adam(model.parameters(), lr=s.lr)
+    gen = torch.Generator().manual_seed(s.seed)
+    Xtr, ytr = p.X["train"], p.y["train"]
+    n = len(Xtr)
+    out = TrainResult(model=model)
+    best = float("inf")
+    best_state = copy.deepcopy(model.state_dict())
+    since_best = 0
+    for epoch in range(1, s.epochs + 1):
+        model.train()
+        order = torch.randperm(n, generator=gen)
+        total, seen = torch.zeros(()), 0
+        for i in range(0, n, s.batch_size):
+            idx = order[i : i + s.batch_size]
+            loss = loss_fn(model(Xtr[idx]), ytr[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach() * len(idx)
+            seen += len(idx)
+        val_logits = _logits(model, p.X["val"])
+        val_nll = float(p.likelihood.nll(val_logits, p.y["val"]))
+        train_loss = float(total) / seen
+        out.train_loss.append(train_loss)
+        out.val_nll.append(val_nll)
+        out.epochs_run = epoch
+        if on_epoch is not None:
+            on_epoch(epoch, train_loss, val_nll)
+        if val_nll < best - 1e-6:
+            best, out.best_epoch, since_best = val_nll, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            since_best += 1
+            if since_best >= s.patience:
+                break
+    model.load_state_dict(best_state)
+    out.logits = {k: _logits(model, p.X[k]) for k in ("val", "test")}
+    return out
