@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch._subclasses.fake_tensor import is_fake
 from torch.autograd.function import once_differentiable
 
 from .._math import resolve_reduction
@@ -321,7 +322,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
     """Chunked ``cross_entropy(hidden @ weight.T + bias, target)`` with fused gradients.
 
     ``"mean"``/``"sum"``: the forward computes the loss and the gradients together (three matrix
-    products per chunk); the backward multiplies them by the incoming scalar gradient, in place.
+    products per chunk); the backward multiplies them by the incoming scalar gradient.
     ``"none"``: the forward computes the per-row losses only; the backward recomputes each chunk's
     logits with the per-row incoming gradients (four products in all, no extra memory).
     """
@@ -356,14 +357,13 @@ class _LinearCrossEntropy(torch.autograd.Function):
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         need = ctx.needs_input_grad
         ignore_index, reduction, eps, softcap, z_loss, chunk = ctx.opts
-        _, w_dt, b_dt = ctx.dtypes
+        h_dt, w_dt, b_dt = ctx.dtypes
         if reduction != 2:
             gh, gw, gb = ctx.saved_tensors
-            g = grad_out.to(gw.dtype)
-            # scaled in place: these buffers were made for this backward only
-            grad_hidden = gh.mul_(g.to(gh.dtype)) if need[0] else None
-            grad_weight = gw.mul_(g).to(w_dt) if need[1] else None
-            grad_bias = gb.mul_(g).to(b_dt) if ctx.has_bias and need[2] else None
+            # the saved buffers stay unchanged (a retained graph can run backward again)
+            grad_hidden = _scaled(gh, grad_out, h_dt) if need[0] else None
+            grad_weight = _scaled(gw, grad_out, w_dt) if need[1] else None
+            grad_bias = _scaled(gb, grad_out, b_dt) if ctx.has_bias and need[2] else None
         else:
             hidden, weight, bias, target = ctx.saved_tensors
             _, gh, gw, gb = torch.ops.nllkit.linear_cross_entropy(
@@ -374,6 +374,22 @@ class _LinearCrossEntropy(torch.autograd.Function):
             grad_weight = gw.to(w_dt) if need[1] else None
             grad_bias = gb.to(b_dt) if bias is not None and need[2] else None
         return grad_hidden, grad_weight, grad_bias, None, None
+
+
+def _scaled(grad: Tensor, grad_out: Tensor, dtype: torch.dtype) -> Tensor:
+    """``grad_out · grad`` in ``dtype``, without a temporary; ``grad`` itself when that is exact.
+
+    A loss is almost always the root of the backward (``grad_out`` is 1): on a CPU, where reading
+    the value costs no device sync, that case hands back the saved buffer instead of a copy.
+    """
+    if (
+        grad_out.device.type == "cpu"
+        and not torch.compiler.is_compiling()
+        and not is_fake(grad_out)
+        and grad_out.item() == 1.0
+    ):
+        return grad if grad.dtype == dtype else grad.to(dtype)
+    return torch.mul(grad, grad_out.to(grad.dtype), out=torch.empty_like(grad, dtype=dtype))
 
 
 def _check_shapes(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor) -> None:
@@ -502,8 +518,8 @@ def linear_cross_entropy(
         of ``hidden``/``target`` beyond one are flattened.
 
     Not supported: class weights, probability targets, double backward (it raises). Gradients of
-    ``"mean"``/``"sum"`` are computed in the forward, so a second ``backward`` through the same
-    graph (``retain_graph=True``) raises.
+    ``"mean"``/``"sum"`` are computed in the forward and kept until the backward (which can run
+    again on a retained graph); under ``torch.no_grad()`` no gradient work is done at all.
 
     Example:
         >>> import torch
