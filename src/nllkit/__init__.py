@@ -5,9 +5,18 @@ its parameters, train on the negative log-likelihood (``nllkit.functional``, ``n
 decide (``nllkit.decision``). ``nllkit.guards`` catches the classic mistakes on the way.
 """
 
-from . import errors, functional, guards, likelihoods, nn
+from . import decision, errors, functional, guards, likelihoods, nn
 from .errors import NLLKitError
 
 __version__ = "0.1.0"
 
-__all__ = ["NLLKitError", "__version__", "errors", "functional", "guards", "likelihoods", "nn"]
+__all__ = [
+    "NLLKitError",
+    "__version__",
+    "decision",
+    "errors",
+    "functional",
+    "guards",
+    "likelihoods",
+    "nn",
+]
