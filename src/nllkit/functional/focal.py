@@ -175,26 +175,55 @@ def _as_alpha(alpha: float | Sequence[float] | Tensor | None, mode: str) -> floa
                 fix="use alpha=0.25 (the paper's value) or alpha=None for no balancing",
             )
         return float(alpha)
-    return torch.as_tensor(alpha, dtype=torch.get_default_dtype())
+    return torch.as_tensor(alpha, dtype=torch.float64)  # cast to the input dtype on use
 
 
 # --------------------------------------------------------------------------------------------
 # The kernels
 # --------------------------------------------------------------------------------------------
+def _log_weight(w: Tensor) -> Tensor:
+    """``log w`` for a weight ``w ∈ [0, 1]``, with ``log 0`` a huge *finite* negative number.
+
+    ``−inf`` would be exact in the forward pass but gives NaN derivatives (``−inf − (−inf)``);
+    ``−finfo.max / 2`` still vanishes under ``exp`` and keeps every derivative finite.
+    """
+    pos = w > 0
+    return torch.where(pos, torch.log(torch.where(pos, w, 1.0)), -torch.finfo(w.dtype).max / 2)
+
+
 def _sigmoid_focal(x: Tensor, t: Tensor, gamma: float, alpha: float | Tensor | None) -> Tensor:
     """Elementwise sigmoid focal loss (torchvision's convention for soft targets)."""
-    # −[t log σ(x) + (1 − t) log σ(−x)]: torch's fused log-sigmoid kernel
-    loss = F.binary_cross_entropy_with_logits(x, t, reduction="none")
-    if gamma != 0.0:
+    if gamma == 0.0:
+        # −[t log σ(x) + (1 − t) log σ(−x)]: torch's fused kernel, so γ = 0 is BCE bit for bit
+        loss = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+    else:
+        ls_pos, ls_neg = F.logsigmoid(x), F.logsigmoid(-x)
+        # CE from the same log-sigmoids (accurate gradients at confident predictions)
+        ce = -(t * ls_pos + (1 - t) * ls_neg)
         # 1 − p_t = t·σ(−x) + (1 − t)·σ(x), so log(1 − p_t) is a log-sum-exp of log-sigmoids
-        log1m_pt = torch.logaddexp(
-            torch.log(t) + F.logsigmoid(-x), torch.log1p(-t) + F.logsigmoid(x)
-        )
-        loss = loss * torch.exp(gamma * log1m_pt)
+        a, b = _log_weight(t) + ls_neg, _log_weight(1 - t) + ls_pos
+        # logaddexp(a, b) = max(a, b) + log1p(exp(−|a − b|)), written out: torch.logaddexp's
+        # double backward returns NaN when |a − b| is large
+        log1m_pt = torch.maximum(a, b) + torch.log1p(torch.exp(-(a - b).abs()))
+        loss = ce * torch.exp(gamma * log1m_pt)
     if alpha is not None:
         a = _class_view(alpha.to(x), x.ndim) if isinstance(alpha, Tensor) else alpha
         loss = loss * (a * t + (1 - a) * (1 - t))
     return loss
+
+
+def _saturate(logits: Tensor, gamma: float) -> Tensor:
+    """Finite stand-ins for ``±inf`` logits, small enough that ``γ · loss`` cannot overflow.
+
+    ``±inf`` becomes ``±finfo.max / (4 (1 + γ))`` with a straight-through (identity) gradient, so
+    a confident wrong prediction gives a huge finite loss and its limiting gradient, not NaN.
+    """
+    x = saturate_infinities(logits)
+    if not x.is_floating_point():
+        return x
+    bound = torch.finfo(x.dtype).max / (4.0 * (1.0 + gamma))
+    # value clamp(x), gradient identity: x + (clamp(x) − x).detach()
+    return x + (x.clamp(-bound, bound) - x).detach()
 
 
 def _log1m_softmax(x: Tensor, logp: Tensor) -> Tensor:
@@ -235,7 +264,8 @@ def focal_loss(
     Numerical identity: ``(1 − p_t)^γ = exp(γ · log(1 − p_t))`` with
 
     * sigmoid modes: ``1 − p_t = t·σ(−x) + (1 − t)·σ(x)``, so ``log(1 − p_t) =
-      logaddexp(log t + log σ(−x), log(1 − t) + log σ(x))``;
+      logaddexp(log t + log σ(−x), log(1 − t) + log σ(x))`` (written as
+      ``max + log1p(exp(−|a − b|))``, which keeps second derivatives finite);
     * multiclass: ``log(1 − p_c) = logsumexp_{j≠c} x_j − logsumexp_j x_j`` for the top class and
       ``log1p(−p_c)`` (with ``p_c ≤ ½``) for the others.
 
@@ -297,7 +327,7 @@ def focal_loss(
         >>> x = torch.tensor([3.0, -1.0, 0.5, -4.0])
         >>> t = torch.tensor([1.0, 1.0, 0.0, 0.0])
         >>> focal_loss(x, t, gamma=2.0, reduction="none")
-        tensor([1.0928e-04, 7.0187e-01, 3.7741e-01, 5.8715e-06])
+        tensor([1.0928e-04, 7.0187e-01, 3.7741e-01, 5.8716e-06])
         >>> focal_loss(x, t, gamma=0.0)  # γ = 0: binary cross-entropy
         tensor(0.5885)
         >>> z = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 3.0]])
@@ -358,7 +388,7 @@ def focal_loss(
         )
         mark_checked("focal_loss")
 
-    x = saturate_infinities(logits)
+    x = _saturate(logits, gamma)
     if mode != "multiclass":
         return _reduce_sigmoid(x, target, gamma, a, weight, ignore_index, reduction)
     return _reduce_softmax(x, target, gamma, a, weight, ignore_index, reduction)
