@@ -368,11 +368,11 @@ def test_configuration_errors():
     x, t = _sigmoid_case()
     with pytest.raises(ConfigurationError, match="`mode`"):
         focal_loss(x, t, "softmax")
-    with pytest.raises(ConfigurationError, match="`gamma`.*>= 0"):
+    with pytest.raises(ConfigurationError, match=r"`gamma`.*>= 0"):
         focal_loss(x, t, gamma=-1.0)
     with pytest.raises(ConfigurationError, match="`gamma`"):
         focal_loss(x, t, gamma="2")
-    with pytest.raises(ConfigurationError, match="`alpha`.*\\[0, 1\\]"):
+    with pytest.raises(ConfigurationError, match=r"`alpha`.*\[0, 1\]"):
         focal_loss(x, t, alpha=1.5)
     with pytest.raises(ConfigurationError, match="`reduction`"):
         focal_loss(x, t, reduction="avg")

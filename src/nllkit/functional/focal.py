@@ -207,8 +207,8 @@ def _sigmoid_focal(x: Tensor, t: Tensor, gamma: float, alpha: float | Tensor | N
         log1m_pt = torch.maximum(a, b) + torch.log1p(torch.exp(-(a - b).abs()))
         loss = ce * torch.exp(gamma * log1m_pt)
     if alpha is not None:
-        a = _class_view(alpha.to(x), x.ndim) if isinstance(alpha, Tensor) else alpha
-        loss = loss * (a * t + (1 - a) * (1 - t))
+        at = _class_view(alpha.to(x), x.ndim) if isinstance(alpha, Tensor) else alpha
+        loss = loss * (at * t + (1 - at) * (1 - t))
     return loss
 
 
