@@ -113,43 +113,40 @@ def _sweep(scores: Tensor, positive: Tensor, weight: Tensor | None) -> Confusion
     """Counts at every distinct score of a 1-D ``scores`` (checked by the caller)."""
     acc = accumulate_dtype(scores.device)
     n = scores.numel()
+    dev = scores.device
+    # Exclusive prefix sums with the total appended: below[i] = Σ_{j < i} (sorted index j).
     if weight is None:
         s, y = _sorted_scores_and_labels(scores, positive)
-        # Integer cumulative counts are exact.
-        cum = torch.cumsum(y, dim=0)
+        below = torch.zeros(n + 1, dtype=torch.int64, device=dev)
+        torch.cumsum(y, dim=0, out=below[1:])  # integer counts are exact
+        below_w = None
     else:
         s, order = torch.sort(scores)
-        y = positive[order]
         w = weight[order].to(acc)
-        wy = torch.where(y, w, torch.zeros_like(w))
-        cum = torch.cumsum(wy, dim=0)
-        cum_w = torch.cumsum(w, dim=0)
-    # First index of each run of tied scores (ascending): a threshold never splits a tie.
-    first = torch.ones_like(s, dtype=torch.bool)
-    torch.ne(s[1:], s[:-1], out=first[1:])
+        below = torch.zeros(n + 1, dtype=acc, device=dev)
+        torch.cumsum(torch.where(positive[order], w, torch.zeros_like(w)), dim=0, out=below[1:])
+        below_w = torch.zeros(n + 1, dtype=acc, device=dev)
+        torch.cumsum(w, dim=0, out=below_w[1:])
+    # First index of each run of tied scores (ascending), plus the sentinel index n: a threshold
+    # never splits a tie, and the sentinel is the "nothing positive" candidate.
+    first = torch.ones(n + 1, dtype=torch.bool, device=dev)
+    torch.ne(s[1:], s[:-1], out=first[1:n])
     starts = torch.nonzero(first).squeeze(1)
     # Counts of "p >= s[a]" = totals minus what lies strictly below index a.
-    here = y[starts].to(cum.dtype) if weight is None else wy[starts]
-    below_pos = (cum[starts] - here).to(acc)
-    n_pos = cum[-1:].to(acc)
-    if weight is None:
+    n_pos = below[-1:].to(acc)
+    tp = n_pos - below[starts].to(acc)
+    if below_w is None:
         n_neg = n - n_pos
-        ge = (n - starts).to(acc)
-        tp = n_pos - below_pos
-        fp = ge - tp
+        fp = (n - starts).to(acc) - tp
     else:
-        w_s = w[starts]
-        total = cum_w[-1:]
+        total = below_w[-1:]
         n_neg = total - n_pos
-        tp = n_pos - below_pos
-        fp = (total - (cum_w[starts] - w_s)) - tp
-    thr = s[starts]
-    # Plus the "nothing positive" candidate just above the largest score.
-    above = torch.nextafter(thr[-1:], torch.full_like(thr[-1:], float("inf")))
-    zero = torch.zeros(1, dtype=acc, device=scores.device)
-    thresholds = torch.cat([thr, above])
-    tp = torch.cat([tp, zero])
-    fp = torch.cat([fp, zero])
+        fp = (total - below_w[starts]) - tp
+    thresholds = torch.empty(starts.numel(), dtype=s.dtype, device=dev)
+    torch.index_select(s, 0, starts[:-1], out=thresholds[:-1])
+    # The sentinel's threshold: the next representable value above the largest score.
+    top = s[-1:]
+    thresholds[-1:] = torch.nextafter(top, torch.full_like(top, float("inf")))
     return ConfusionCurve(thresholds, tp, fp, n_pos - tp, n_neg - fp)
 
 
