@@ -1,0 +1,208 @@
+"""Forward+backward time and peak memory of soft Dice on a (16, 4, 128, 128) map: nllkit vs peers.
+
+Peers: MONAI ``DiceLoss(softmax=True, to_onehot_y=True)`` and segmentation_models_pytorch
+``DiceLoss("multiclass")`` (its ``losses`` subpackage, loaded without timm/torchvision), and, when
+either is missing, its formula written naively in torch. Every implementation computes the same
+number (checked before timing). Two cases: multiclass with class-index targets, and multilabel
+(sigmoid per channel) with 0/1 targets.
+
+Time: median of several repeats, implementations interleaved. Peak memory: the growth of the
+process's peak resident set size (VmHWM, reset before each call through /proc/self/clear_refs,
+so Linux only) over the resident size just before the call: what the loss's forward and backward
+allocate beyond the inputs (median over the repeats). Ratios are against the best peer of the
+same run.
+
+Usage: python benchmarks/bench_overlap.py [--repeats 15] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import statistics
+import sys
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import torch
+
+SHAPE = (16, 4, 128, 128)
+CASES = ("multiclass", "multilabel")
+RESULTS = Path(__file__).parent / "results" / "bench_overlap.json"
+
+
+def _smp_losses() -> Any | None:
+    name = "segmentation_models_pytorch"
+    if f"{name}.losses" in sys.modules:
+        return sys.modules[f"{name}.losses"]
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    if name not in sys.modules:
+        stub = types.ModuleType(name)
+        stub.__path__ = list(spec.submodule_search_locations)
+        sys.modules[name] = stub
+    try:
+        return importlib.import_module(f"{name}.losses")
+    except ImportError:
+        return None
+
+
+def _naive_dice(case: str) -> Any:
+    """The textbook formula in plain torch (one-hot target, p·t products), smp's reduction."""
+
+    def f(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if case == "multiclass":
+            p = torch.softmax(x, 1)
+            t = torch.nn.functional.one_hot(y, x.shape[1]).movedim(-1, 1).to(p.dtype)
+        else:
+            p, t = torch.sigmoid(x), y
+        dims = (0, 2, 3)
+        tp = (p * t).sum(dims)
+        den = p.sum(dims) + t.sum(dims)
+        return (1 - (2 * tp) / den).mean()
+
+    return f
+
+
+def make_losses(case: str) -> dict[str, Any]:
+    from nllkit.nn import DiceLoss
+
+    losses: dict[str, Any] = {
+        "nllkit": DiceLoss(case, smooth=0.0, per_sample=False, check="never"),
+    }
+    try:
+        from monai.losses import DiceLoss as MonaiDice
+
+        if case == "multiclass":
+            m = MonaiDice(softmax=True, to_onehot_y=True, batch=True, smooth_nr=0.0, smooth_dr=0.0)
+            losses["monai"] = lambda x, y: m(x, y.unsqueeze(1))
+        else:
+            losses["monai"] = MonaiDice(sigmoid=True, batch=True, smooth_nr=0.0, smooth_dr=0.0)
+    except ImportError:
+        losses["monai-formula"] = _naive_dice(case)
+    smp = _smp_losses()
+    if smp is not None:
+        losses["smp"] = smp.DiceLoss(case, smooth=0.0)
+    else:
+        losses["smp-formula"] = _naive_dice(case)
+    return losses
+
+
+def make_inputs(case: str) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(SHAPE, generator=g).requires_grad_(True)
+    if case == "multiclass":
+        y = torch.randint(0, SHAPE[1], (SHAPE[0], *SHAPE[2:]), generator=g)
+    else:
+        y = (torch.rand(SHAPE, generator=g) > 0.7).float()
+    return x, y
+
+
+def _status(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def peak_growth(f: Any, x: torch.Tensor, y: torch.Tensor) -> int:
+    """Peak RSS growth of one forward+backward (Linux: writing 5 to clear_refs resets VmHWM)."""
+    x.grad = None
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    before = _status("VmRSS")
+    f(x, y).backward()
+    return _status("VmHWM") - before
+
+
+def time_all(case: str, repeats: int) -> tuple[dict[str, float], dict[str, int], dict[str, float]]:
+    losses = make_losses(case)
+    x, y = make_inputs(case)
+    values = {k: float(f(x, y)) for k, f in losses.items()}
+    ref = values["nllkit"]
+    for k, v in values.items():
+        if abs(v - ref) > 1e-4:
+            raise SystemExit(f"{case}: {k} gives {v}, nllkit {ref}: not the same loss")
+    samples: dict[str, list[float]] = {k: [] for k in losses}
+    mem: dict[str, list[int]] = {k: [] for k in losses}
+    for _ in range(2):  # warm-up
+        for f in losses.values():
+            f(x, y).backward()
+    for _ in range(repeats):
+        for k, f in losses.items():  # interleaved
+            x.grad = None
+            t0 = time.perf_counter()
+            f(x, y).backward()
+            samples[k].append(time.perf_counter() - t0)
+            mem[k].append(peak_growth(f, x, y))
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    return med, {k: int(statistics.median(v)) for k, v in mem.items()}, values
+
+
+def main() -> None:
+    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+        # a fixed threshold: every large tensor is its own mmap, returned to the OS when freed,
+        # so the resident size follows the live tensors (glibc otherwise raises the threshold
+        # after the first free and keeps freed blocks resident)
+        env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+        os.execve(sys.executable, [sys.executable, __file__, *sys.argv[1:]], env)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    for case in CASES:
+        times, mem, values = time_all(case, args.repeats)
+        peers = [k for k in times if k != "nllkit"]
+        t_best = min(times[k] for k in peers)
+        m_best = min(mem[k] for k in peers)
+        for name in times:
+            rows.append(
+                {
+                    "case": case,
+                    "impl": name,
+                    "loss": values[name],
+                    "time_ms": times[name] * 1e3,
+                    "peak_mib": mem[name] / 2**20,
+                    "time_ratio": times[name] / t_best,
+                    "mem_ratio": mem[name] / m_best,
+                }
+            )
+    header = (
+        f"{'case':<11} {'impl':<13} {'fwd+bwd ms':>10} {'peak MiB':>9} {'time×':>7} {'mem×':>7}"
+    )
+    print(
+        f"soft Dice, forward+backward on {SHAPE}, float32, CPU, {args.threads} thread(s), "
+        f"median of {args.repeats}; ratios vs the best peer"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r['case']:<11} {r['impl']:<13} {r['time_ms']:>10.1f} {r['peak_mib']:>9.1f} "
+            f"{r['time_ratio']:>7.2f} {r['mem_ratio']:>7.2f}"
+        )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "shape": SHAPE,
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "torch": torch.__version__,
+    }
+    RESULTS.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
