@@ -83,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ``nllkit`` command; returns the exit status (0, 2 for bad input, 130 on Ctrl-C)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as stop:  # --help (0) or a usage error (2, one line already printed)
+        return int(stop.code or 0)
     try:
         if args.command == "compare":
             from .compare import Interrupted, run_compare

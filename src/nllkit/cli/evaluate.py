@@ -48,8 +48,6 @@ class Evaluation:
     test_probs_cal: np.ndarray = field(default_factory=lambda: np.zeros(0))
     val_probs: np.ndarray = field(default_factory=lambda: np.zeros(0))
     val_labels: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    thresholds: np.ndarray | None = None  # validation sweep (binary-like tasks)
-    scores: np.ndarray | None = None
 
 
 def fit_temperature(task: str, logits: Tensor, targets: Tensor) -> tuple[float, str]:
@@ -157,13 +155,10 @@ def evaluate(
         res = tune_threshold(p_val, yv_i, metric)
         thr_arr = np.asarray(res.threshold, dtype=np.float64)  # one per label
         threshold: float | list[float] = [float(t) for t in thr_arr]
-        flat = tune_threshold(p_val.ravel(), yv_i.ravel(), metric)  # for the threshold curve
-        sweep_t, sweep_s = flat.thresholds, flat.scores
         tuned = p_test >= thr_arr[None, :]
     else:
         res = tune_threshold(p_val.ravel(), yv_i.ravel(), metric)
         threshold = float(res.threshold)
-        sweep_t, sweep_s = res.thresholds, res.scores
         tuned = p_test >= threshold
     at_half = p_test >= 0.5
     yt_b = yt_i.astype(bool)
@@ -195,6 +190,4 @@ def evaluate(
         test_probs_cal=p_cal.ravel(),
         val_probs=p_val.ravel(),
         val_labels=yv_i.ravel(),
-        thresholds=np.asarray(sweep_t, dtype=np.float64),
-        scores=np.asarray(sweep_s, dtype=np.float64),
     )
