@@ -303,7 +303,7 @@ def tversky_loss(
       include_background=<0 in classes>)`` gives the same number without ``weight``.
     * segmentation_models_pytorch ``TverskyLoss(mode, alpha=α, beta=β, smooth=s)`` equals
       ``per_sample=False`` when every class is present in the batch (smp zeroes the loss of
-      absent classes) and no ``ignore_index`` is used (smp counts ignored positions as class 0).
+      absent classes).
     <args>
     Example:
         >>> import torch
@@ -355,8 +355,8 @@ def dice_loss(
       MONAI's numerator and denominator are both doubled, hence ``2s``.
     * segmentation_models_pytorch ``DiceLoss(mode, smooth=s, log_loss=...)`` equals
       ``per_sample=False`` when every class is present in the batch (smp zeroes the loss of
-      absent classes) and no ``ignore_index`` is used (smp counts ignored positions as class 0
-      in multiclass mode, a known bug that nllkit does not copy).
+      absent classes); with ``ignore_index`` too for smp >= 0.6 (older releases counted ignored
+      positions as class 0 in multiclass mode, a known bug that nllkit does not copy).
     <args>
     Example:
         >>> import torch
