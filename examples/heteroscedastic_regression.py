@@ -20,21 +20,21 @@ def true_std(x: torch.Tensor) -> torch.Tensor:
 
 def main() -> None:
     torch.manual_seed(0)
-    x = torch.rand(2000, 1) * 6 - 3
-    y = torch.sin(x[:, 0]) + true_std(x[:, 0]) * torch.randn(2000)
+    x = torch.rand(1000, 1) * 6 - 3
+    y = torch.sin(x[:, 0]) + true_std(x[:, 0]) * torch.randn(1000)
 
     lik = Gaussian()  # learned scale: the network outputs (mean, raw scale)
     model = nn.Sequential(
-        nn.Linear(1, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, lik.num_outputs)
+        nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, lik.num_outputs)
     )
     loss_fn = LikelihoodLoss(lik)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for step in range(1500):
+    for step in range(800):
         opt.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
-        if step % 500 == 0:
+        if step % 200 == 0:
             print(f"step {step:4d}  Gaussian NLL {loss.item():.4f}")
 
     grid = torch.tensor([[-3.0], [-1.5], [0.0], [1.5], [3.0]])

@@ -176,7 +176,10 @@ def test_extreme_raw_outputs_give_no_nan(case: Case, dtype: torch.dtype) -> None
             assert not bool(torch.isnan(lp).any()), (case.name, value)
             lp.sum().backward()
             assert not bool(torch.isnan(r.grad).any()), (case.name, value)
-            assert not bool(torch.isnan(lik.predict(r.detach()).float()).any())
+    # predict once per value sign (the mixture's mode search is iterative)
+    for value in (1e4, -1e4):
+        r = torch.full_like(raw, value).to(dtype)
+        assert not bool(torch.isnan(lik.predict(r).float()).any())
 
 
 @pytest.mark.parametrize(
@@ -327,8 +330,8 @@ def test_predict_is_the_mode() -> None:
 def test_mixture_mode_found_numerically() -> None:
     lik = L.MixtureOfGaussians(3)
     g = torch.Generator().manual_seed(7)
-    grid = torch.linspace(-12, 12, 48001, dtype=torch.float64)
-    for _ in range(10):
+    grid = torch.linspace(-12, 12, 24001, dtype=torch.float64)
+    for _ in range(5):
         raw = torch.randn(1, 9, generator=g, dtype=torch.float64)
         raw[:, 3:6] *= 4
         lp = lik.log_prob(raw.expand(len(grid), 9), grid)

@@ -60,7 +60,7 @@ class Beta(CheckedLikelihood):
         >>> lik.log_prob(raw, torch.tensor([0.7, 0.1]))
         tensor([0.4081, 0.9600])
         >>> lik.predict(raw), lik.mean(raw)
-        (tensor([0.7791, 0.0000]), tensor([0.6183, 0.1852]))
+        (tensor([0.7825, 0.0000]), tensor([0.6183, 0.1852]))
 
     References:
         Ferrari & Cribari-Neto, "Beta regression for modelling rates and proportions" (2004).
