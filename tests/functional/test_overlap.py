@@ -314,7 +314,7 @@ def test_errors():
         dice_loss(torch.randn(4), torch.rand(4), "multilabel")
     with pytest.raises(InputShapeError, match="a batch"):
         dice_loss(torch.tensor(0.5), torch.tensor(1.0))
-    with pytest.raises(InputTypeError, match="torch.Tensor"):
+    with pytest.raises(InputTypeError, match=r"torch\.Tensor"):
         dice_loss([0.5], torch.tensor([1.0]))
     with pytest.raises(InputValueError, match=r"class indices in \[0, 3\)"):
         dice_loss(x, y + 1, "multiclass")
