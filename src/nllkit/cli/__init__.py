@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--epochs", type=int, help="maximum epochs (default: 60 tables, 12 images)")
     c.add_argument("--batch-size", type=int, help="mini-batch size (default: 32 tables, 16 images)")
     c.add_argument("--lr", type=float, help="Adam learning rate (default: 3e-3)")
+    c.add_argument(
+        "--weight-decay",
+        type=float,
+        help="Adam L2 weight decay (default: 1e-2 tables, 1e-4 images)",
+    )
     c.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     c.add_argument("--seed", type=int, default=0, help="seed of the split, init and batches")
     c.add_argument("--out", default="nllkit-report", help="output folder (default: nllkit-report)")

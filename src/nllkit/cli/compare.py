@@ -34,8 +34,8 @@ __all__ = ["DEFAULTS", "run_compare"]
 
 #: training defaults by data kind (a flag overrides them)
 DEFAULTS = {
-    "table": {"epochs": 60, "batch_size": 32, "lr": 3e-3, "patience": 10},
-    "image": {"epochs": 12, "batch_size": 16, "lr": 3e-3, "patience": 4},
+    "table": {"epochs": 60, "batch_size": 32, "lr": 3e-3, "patience": 10, "weight_decay": 1e-2},
+    "image": {"epochs": 12, "batch_size": 16, "lr": 3e-3, "patience": 4, "weight_decay": 1e-4},
 }
 MODEL_TEXT = {
     "table": "MLP (standardised features → 64 → 64 → outputs, ReLU)",
@@ -223,6 +223,13 @@ def run_compare(args: Namespace, argv: list[str]) -> int:
     # 1. check every input before writing anything
     for name in ("epochs", "batch_size", "lr", "patience"):
         _check_positive("--" + name.replace("_", "-"), getattr(args, name))
+    if args.weight_decay is not None and not args.weight_decay >= 0:
+        raise ConfigurationError(
+            argument="--weight-decay",
+            expected="a number >= 0",
+            found=repr(args.weight_decay),
+            fix="pass --weight-decay 0 for none",
+        )
     ds = _load(args)
     specs: list[LossSpec] = (
         parse_losses(args.losses, ds.task) if args.losses is not None else default_specs(ds.task)
@@ -235,6 +242,7 @@ def run_compare(args: Namespace, argv: list[str]) -> int:
         lr=args.lr or float(d["lr"]),
         patience=args.patience or int(d["patience"]),
         seed=args.seed,
+        weight_decay=float(d["weight_decay"]) if args.weight_decay is None else args.weight_decay,
     )
     out = Path(args.out)
     config = {
@@ -247,6 +255,7 @@ def run_compare(args: Namespace, argv: list[str]) -> int:
         "batch_size": settings.batch_size,
         "lr": settings.lr,
         "patience": settings.patience,
+        "weight_decay": settings.weight_decay,
         "metric": args.metric,
         "model": MODEL_TEXT[ds.kind],
         "losses": [s.text for s in specs],

@@ -136,7 +136,8 @@ def render_html(state: dict[str, Any], folder: Path) -> str:
         f"<tr><td>split</td><td>train {data['split']['train']}, validation "
         f"{data['split']['val']}, test {data['split']['test']} (stratified, seed "
         f"{state['seed']})</td></tr>",
-        f"<tr><td>training</td><td>{esc(cfg['model'])}; Adam lr {cfg['lr']}, batch "
+        f"<tr><td>training</td><td>{esc(cfg['model'])}; Adam lr {cfg['lr']}, weight decay "
+        f"{cfg.get('weight_decay', 0)}, batch "
         f"{cfg['batch_size']}, up to {cfg['epochs']} epochs, early stopping on validation NLL "
         f"(patience {cfg['patience']})</td></tr>",
         f"<tr><td>decision</td><td>threshold tuned on validation for <code>{esc(cfg['metric'])}"
