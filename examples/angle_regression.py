@@ -23,16 +23,16 @@ def angular_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def main() -> None:
     torch.manual_seed(0)
-    x = torch.rand(3000, 1) * 4 - 2
-    theta = wrap_angle(2.5 * x[:, 0] + 0.2 * torch.randn(3000))
+    x = torch.rand(1500, 1) * 4 - 2
+    theta = wrap_angle(2.5 * x[:, 0] + 0.2 * torch.randn(1500))
     lik = VonMises()
     results = {}
     for name in ("least squares", "von Mises"):
         torch.manual_seed(0)
-        model = nn.Sequential(nn.Linear(1, 64), nn.Tanh(), nn.Linear(64, 2))
+        model = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 2))
         opt = torch.optim.Adam(model.parameters(), lr=1e-2)
         loss_fn = LikelihoodLoss(lik)
-        for _ in range(800):
+        for _ in range(500):
             opt.zero_grad()
             out = model(x)
             if name == "least squares":
