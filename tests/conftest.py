@@ -11,6 +11,10 @@ import torch
 
 from nllkit.guards import reset_checks
 
+# The suite runs with one pytest worker per core (-n 2): one torch thread each avoids
+# oversubscription, which makes tiny ops hundreds of times slower on a 2-core machine.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _fresh_guards_and_seed():
