@@ -173,8 +173,8 @@ class _Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             self.bar = Progress(
-                TextColumn("{task.description:<28}"),
-                BarColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(bar_width=20),
                 MofNCompleteColumn(),
                 TextColumn("epochs  {task.fields[info]}"),
                 console=Console(stderr=True),
@@ -195,9 +195,22 @@ class _Progress:
 
     def finish(self, task: Any, line: str) -> None:
         if self.bar is not None:
-            self.bar.update(task, completed=self.bar.tasks[task].total, info=line)
+            info = line.split(": ", 1)[-1]  # the bar's description already names the loss
+            self.bar.update(task, completed=self.bar.tasks[task].total, info=info)
         else:
             print(line, file=sys.stderr, flush=True)
+
+
+# columns left out first when the terminal is too narrow for the whole table
+_DROP_ORDER = (
+    "threshold",
+    "f1_at_0.5",
+    "brier",
+    "accuracy",
+    "iou_tuned",
+    "f1_macro",
+    "nll_calibrated",
+)
 
 
 def _print_table(state: dict[str, Any]) -> None:
@@ -205,17 +218,33 @@ def _print_table(state: dict[str, Any]) -> None:
     from rich.table import Table
 
     results = state["results"]
-    cols = present_columns(results)
-    table = Table(title=f"nllkit compare: {state['data']['name']} ({state['data']['task']}, test)")
-    table.add_column("loss", no_wrap=True)
-    for _, title, _ in cols:
-        table.add_column(title, justify="right")
-    table.add_column("epochs", justify="right")
-    for r in results:
-        cells = [fmt(r["test"].get(k)) for k, _, _ in cols]
-        table.add_row(r["loss"], *cells, f"{r['best_epoch']}/{r['epochs_run']}")
     console = Console(width=None if sys.stdout.isatty() else 200)
+    cols = present_columns(results)
+    dropped = False
+    while True:
+        table = Table(title=f"{state['data']['name']} ({state['data']['task']}, test set)")
+        table.add_column("loss", no_wrap=True)
+        for _, title, _ in cols:
+            table.add_column(title, justify="right", no_wrap=True)
+        table.add_column("epochs", justify="right", no_wrap=True)
+        for r in results:
+            cells = [fmt(r["test"].get(k)) for k, _, _ in cols]
+            table.add_row(r["loss"], *cells, f"{r['best_epoch']}/{r['epochs_run']}")
+        rows = [
+            [r["loss"], *(fmt(r["test"].get(k)) for k, _, _ in cols), "000/000"] for r in results
+        ]
+        heads = ["loss", *(t for _, t, _ in cols), "epochs"]
+        need = sum(3 + max(len(x) for x in col) for col in zip(heads, *rows)) + 1
+        fits = need <= console.width
+        droppable = [c for c in cols if c[0] in _DROP_ORDER]
+        if fits or not droppable:
+            break
+        worst = min(droppable, key=lambda c: _DROP_ORDER.index(c[0]))
+        cols = [c for c in cols if c is not worst]
+        dropped = True
     console.print(table)
+    if dropped:
+        console.print("(a narrow terminal: some columns left out; all of them are in report.html)")
 
 
 def run_compare(args: Namespace, argv: list[str]) -> int:
