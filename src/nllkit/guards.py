@@ -156,14 +156,20 @@ def check_same_device(tensors: Sequence[Tensor | None], names: Sequence[str]) ->
             )
 
 
-def check_finite(x: Tensor, argument: str, *, allow_inf: bool = False) -> None:
-    """Raise if ``x`` holds NaN (or ±inf unless ``allow_inf``)."""
+def check_finite(
+    x: Tensor, argument: str, *, allow_inf: bool = False, allow_neg_inf: bool = False
+) -> None:
+    """Raise if ``x`` holds NaN, or ±inf unless ``allow_inf`` (``−inf`` alone: ``allow_neg_inf``)."""
     if not x.is_floating_point():
         return
-    bad = torch.isnan(x) if allow_inf else ~torch.isfinite(x)
+    if allow_inf:
+        bad, what = torch.isnan(x), "NaN"
+    elif allow_neg_inf:
+        bad, what = torch.isnan(x) | torch.isposinf(x), "NaN or +inf (−inf masks a class)"
+    else:
+        bad, what = ~torch.isfinite(x), "NaN or Inf"
     count = int(bad.sum())
     if count:
-        what = "NaN" if allow_inf else "NaN or Inf"
         raise InputValueError(
             argument=argument,
             expected=f"values without {what}",

@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._math import saturate_infinities
 from .base import Likelihood
 
 __all__ = ["Categorical", "CategoricalParams"]
@@ -88,7 +87,7 @@ class Categorical(Likelihood):
 
     def log_prob(self, raw: Tensor, y: Tensor) -> Tensor:
         # log softmax(z)_y = z_y − logsumexp(z): torch's fused log-softmax + NLL kernel.
-        return -F.cross_entropy(saturate_infinities(raw), y, reduction="none")
+        return -F.cross_entropy(raw, y, reduction="none")
 
     def predict(self, raw: Tensor) -> Tensor:
         return raw.argmax(dim=1)
