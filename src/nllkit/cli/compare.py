@@ -222,7 +222,9 @@ def _print_table(state: dict[str, Any]) -> None:
     cols = present_columns(results)
     dropped = False
     while True:
-        table = Table(title=f"{state['data']['name']} ({state['data']['task']}, test set)")
+        table = Table(
+            title=f"nllkit compare: {state['data']['name']} ({state['data']['task']}, test set)"
+        )
         table.add_column("loss", no_wrap=True)
         for _, title, _ in cols:
             table.add_column(title, justify="right", no_wrap=True)
