@@ -12,6 +12,8 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	# test-only peer: its package imports timm/torchvision, so only its losses are used (tests/_peers.py)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt segmentation-models-pytorch
 	touch $(STAMP)
 
 demo: $(STAMP)
