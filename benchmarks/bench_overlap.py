@@ -128,7 +128,7 @@ def peak_growth(f: Any, x: torch.Tensor, y: torch.Tensor) -> int:
 def time_all(case: str, repeats: int) -> tuple[dict[str, float], dict[str, int], dict[str, float]]:
     losses = make_losses(case)
     x, y = make_inputs(case)
-    values = {k: float(f(x, y)) for k, f in losses.items()}
+    values = {k: float(f(x, y).detach()) for k, f in losses.items()}
     ref = values["nllkit"]
     for k, v in values.items():
         if abs(v - ref) > 1e-4:

@@ -327,3 +327,58 @@ def test_errors():
         dice_loss(xb, yb * 3)
     with pytest.raises(InputTypeError, match="floating-point"):
         dice_loss(xb.long(), yb)
+
+
+# --------------------------------------------------------------------------------------------
+# the fused sums (activation + per-(sample, class) sums in one autograd.Function)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kernel", ["sigmoid", "softmax"])
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_fused_sums_match_composite_over_several_slices(kernel, squared, masked):
+    """Values and gradients of the sliced Function == the plain autograd formula."""
+    from nllkit.functional import _overlap_kernels as k
+
+    g = torch.Generator().manual_seed(5)
+    n, c, s = 23, 3, 2000  # 10 samples a slice: slices of 10, 10 and 3
+    assert len(k._slices(torch.empty(n, c, s))) == 3
+    x = (torch.randn(n, c, s, generator=g, dtype=D) * 3).requires_grad_(True)
+    if kernel == "sigmoid":
+        fn, ref = k.SigmoidSums, k.sigmoid_sums_reference
+        t = (torch.rand(n, c, s, generator=g, dtype=D) > 0.6).to(D)
+        t[:, 0] = torch.rand(n, s, generator=g, dtype=D)  # a soft channel
+        m = (torch.rand(n, c, s, generator=g) > 0.2).to(D) if masked else None
+    else:
+        fn, ref = k.SoftmaxIndexSums, k.softmax_index_sums_reference
+        t = torch.randint(0, c, (n, s), generator=g)
+        m = (torch.rand(n, s, generator=g) > 0.2).to(D) if masked else None
+    ga, gb = torch.randn(n, c, generator=g, dtype=D), torch.randn(n, c, generator=g, dtype=D)
+    got = fn.apply(x, t, m, squared)
+    want = ref(x, t, m, squared)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b)
+    (gx_got,) = torch.autograd.grad(got, x, (ga, gb))
+    (gx_want,) = torch.autograd.grad(want, x, (ga, gb))
+    torch.testing.assert_close(gx_got, gx_want)
+
+
+@pytest.mark.parametrize("case", ["multilabel", "mc_index"])
+def test_gradcheck_with_ignored_positions(case):
+    x, y, *_, mode = make_case(case, ignore=True)
+    x = x[:, :, :2, :3].contiguous().requires_grad_(True)
+    y = y[..., :2, :3].contiguous()
+    ignore = -100 if case == "mc_index" else -1
+
+    def f(z):
+        return dice_loss(z, y, mode, ignore_index=ignore, check="never")
+
+    assert torch.autograd.gradcheck(f, (x,))
+    assert torch.autograd.gradgradcheck(f, (x,))
+
+
+def test_soft_target_equal_to_sigmoid_of_logits_has_zero_loss():
+    x = torch.randn(2, 3, 4, 4, dtype=D) * 3
+    for fn in (dice_loss, jaccard_loss, tversky_loss):
+        assert fn(x, torch.sigmoid(x), "multilabel", smooth=0.0).item() == 0.0
+    x32 = torch.randn(4, 2, 64, 64)  # float32, several slices
+    assert dice_loss(x32, torch.sigmoid(x32), "multilabel", smooth=0.0).item() == 0.0

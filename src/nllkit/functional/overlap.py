@@ -33,6 +33,7 @@ from ..guards import (
     needs_check,
     warn_if_probabilities,
 )
+from ._overlap_kernels import SigmoidSums, SoftmaxIndexSums
 from .focal import (
     _binary_target,
     _check_class_vector,
@@ -148,6 +149,54 @@ def _stats(
     return tp, sp, st
 
 
+def _fused_stats(
+    input: Tensor,
+    target: Tensor,
+    mode: str,
+    from_logits: bool,
+    ignore_index: int | None,
+    squared: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None] | None:
+    """``(TP, Σp or Σp², Σt or Σt², sample_valid)`` straight from the logits, or ``None``.
+
+    The sigmoid / softmax is fused with the sums (see ``_overlap_kernels``): nothing of the
+    input's size stays alive between forward and backward. Covers logits with sigmoid modes, and
+    multiclass with class-index targets; other inputs take the composite path (``_stats``).
+    """
+    if not from_logits or target.requires_grad:
+        return None
+    n = input.shape[0]
+    if mode == "multiclass":
+        if not _is_index_target(input, target):
+            return None
+        x = input.reshape(n, input.shape[1], -1)
+        t = target.reshape(n, -1)
+    else:
+        target = _binary_target(input, target, mode)
+        x = input.reshape(n, 1 if mode == "binary" else input.shape[1], -1)
+        t = target.reshape(x.shape)
+    x = x.to(torch.promote_types(x.dtype, torch.float32))
+    valid = sample_valid = m = None
+    if ignore_index is not None:
+        valid = t != ignore_index
+        t = torch.where(valid, t, torch.zeros_like(t))
+        m = valid.to(x.dtype)
+        sample_valid = valid.flatten(1).any(1)
+    if mode == "multiclass":
+        sp, tp = SoftmaxIndexSums.apply(x, t, m, squared)
+        ones = torch.ones((), dtype=x.dtype, device=x.device).expand(t.shape) if m is None else m
+        st = torch.zeros_like(sp).scatter_add_(1, t, ones)
+        return tp, sp, st, sample_valid
+    t = t.to(x.dtype)
+    if squared:
+        tp, sp = SigmoidSums.apply(x, t, m, True)
+        return tp, sp, torch.linalg.vecdot(t, t), sample_valid
+    sp, sabs = SigmoidSums.apply(x, t, m, False)
+    st = t.sum(2)
+    # TP = (Σp + Σt − Σ|p − t|) / 2: equals Σ p·t for hard targets, and Σt when p = t
+    return (sp + st - sabs) / 2, sp, st, sample_valid
+
+
 def _overlap_loss(
     name: str,
     input: Tensor,
@@ -224,8 +273,12 @@ def _overlap_loss(
             )
         mark_checked(name)
 
-    p, t, valid, sample_valid = _prepare(input, target, mode, from_logits, ignore_index)
-    tp, sp, st = _stats(p, t, valid, squared)
+    fused = _fused_stats(input, target, mode, from_logits, ignore_index, squared)
+    if fused is not None:
+        tp, sp, st, sample_valid = fused
+    else:
+        p, t, valid, sample_valid = _prepare(input, target, mode, from_logits, ignore_index)
+        tp, sp, st = _stats(p, t, valid, squared)
     if not per_sample:
         tp, sp, st = tp.sum(0), sp.sum(0), st.sum(0)
     if cls is not None:
