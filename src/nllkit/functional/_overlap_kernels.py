@@ -32,10 +32,19 @@ from torch import Tensor
 _SLICE = 1 << 16
 
 
+def _step(x: Tensor) -> int:
+    """Samples a slice: as many as fit in ``_SLICE`` elements, at least one."""
+    per = x[0].numel() if x.shape[0] else 1
+    return max(1, _SLICE // max(1, per))
+
+
+def _split(t: Tensor | None, step: int, n: int) -> list[Tensor | None]:
+    """Views of ``t`` in slices of ``step`` of its ``n`` samples (one call; ``None``s if None)."""
+    return [None] * len(range(0, n, step)) if t is None else list(t.split(step))
+
+
 def _slices(x: Tensor) -> list[tuple[int, int]]:
-    n = x.shape[0]
-    per = max(1, x[0].numel()) if n else 1
-    step = max(1, _SLICE // per)
+    n, step = x.shape[0], _step(x)
     return [(i, min(i + step, n)) for i in range(0, n, step)]
 
 
@@ -63,9 +72,9 @@ def softmax_index_sums_reference(
     return sp, tp
 
 
-def _workspace(x: Tensor, shape: tuple[int, ...] | None = None) -> Tensor:
+def _workspace(x: Tensor, step: int, shape: tuple[int, ...] | None = None) -> Tensor:
     """One slice-sized buffer, reused by every slice (a fresh tensor per op costs page faults)."""
-    n = _slices(x)[0][1] if x.shape[0] else 0
+    n = min(step, x.shape[0])
     return torch.empty(
         (n, *(x.shape[1:] if shape is None else shape)), dtype=x.dtype, device=x.device
     )
@@ -80,20 +89,23 @@ class SigmoidSums(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, t: Tensor, m: Tensor | None, squared: bool) -> Any:
         n, c = x.shape[:2]
+        step = _step(x)
         a = torch.empty(n, c, dtype=x.dtype, device=x.device)
         b = torch.empty(n, c, dtype=x.dtype, device=x.device)
-        w = _workspace(x)
-        for i, j in _slices(x):
-            p = torch.sigmoid(x[i:j], out=w[: j - i])
-            if m is not None:
-                p.mul_(m[i:j])
-            tj = t[i:j]
+        w = _workspace(x, step)
+        ms = _split(m, step, n)
+        for xj, tj, mj, aj, bj in zip(
+            x.split(step), t.split(step), ms, a.split(step), b.split(step), strict=True
+        ):
+            p = torch.sigmoid(xj, out=w[: xj.shape[0]])
+            if mj is not None:
+                p.mul_(mj)
             if squared:
-                torch.linalg.vecdot(p, tj, out=a[i:j])
-                torch.linalg.vecdot(p, p, out=b[i:j])
+                torch.linalg.vecdot(p, tj, out=aj)
+                torch.linalg.vecdot(p, p, out=bj)
             else:
-                torch.sum(p, 2, out=a[i:j])
-                torch.sum(p.sub_(tj).abs_(), 2, out=b[i:j])
+                torch.sum(p, 2, out=aj)
+                torch.sum(p.sub_(tj).abs_(), 2, out=bj)
         ctx.save_for_backward(x, t, m)
         ctx.squared = squared
         return a, b
@@ -106,18 +118,28 @@ class SigmoidSums(torch.autograd.Function):
                 outs = sigmoid_sums_reference(x, t, m, ctx.squared)
                 (gx,) = torch.autograd.grad(outs, x, (ga, gb), create_graph=True)
             return gx, None, None, None
+        step = _step(x)
         gx = torch.empty_like(x)
-        w = _workspace(x)
-        ga3, gb3 = ga.unsqueeze(2), gb.unsqueeze(2)
-        for i, j in _slices(x):
-            p = torch.sigmoid(x[i:j], out=w[: j - i])
-            tj, d = t[i:j], gx[i:j]
+        w = _workspace(x, step)
+        ga3 = ga.unsqueeze(2)
+        gb3 = gb.unsqueeze(2) * 2 if ctx.squared else gb.unsqueeze(2)
+        ms = _split(m, step, x.shape[0])
+        for xj, tj, mj, d, gaj, gbj in zip(
+            x.split(step),
+            t.split(step),
+            ms,
+            gx.split(step),
+            ga3.split(step),
+            gb3.split(step),
+            strict=True,
+        ):
+            p = torch.sigmoid(xj, out=w[: xj.shape[0]])
             if ctx.squared:  # d/dp = g_pt·t + 2·g_pp·p
-                torch.mul(p, 2 * gb3[i:j], out=d).addcmul_(tj, ga3[i:j])
+                torch.mul(p, gbj, out=d).addcmul_(tj, gaj)
             else:  # d/dp = g_sp + g_abs·sign(p − t)
-                torch.sub(p, tj, out=d).sign_().mul_(gb3[i:j]).add_(ga3[i:j])
-            if m is not None:
-                d.mul_(m[i:j])
+                torch.sub(p, tj, out=d).sign_().mul_(gbj).add_(gaj)
+            if mj is not None:
+                d.mul_(mj)
             _aten.sigmoid_backward.grad_input(d, p, grad_input=d)  # d·p(1 − p)
         return gx, None, None, None
 
@@ -128,22 +150,26 @@ class SoftmaxIndexSums(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, y: Tensor, m: Tensor | None, squared: bool) -> Any:
         n, c = x.shape[:2]
+        step = _step(x)
         sp = torch.empty(n, c, dtype=x.dtype, device=x.device)
         tp = torch.zeros(n, c, dtype=x.dtype, device=x.device)
-        w = _workspace(x)
-        wl = _workspace(x, (1, *x.shape[2:]))
-        for i, j in _slices(x):
-            p = torch.softmax(x[i:j], 1, out=w[: j - i])
-            if m is not None:
-                p.mul_(m[i:j].unsqueeze(1))
-            yj = y[i:j]
+        w = _workspace(x, step)
+        wl = _workspace(x, step, (1, *x.shape[2:]))
+        ms = _split(None if m is None else m.unsqueeze(1), step, n)
+        for xj, yj, mj, spj, tpj in zip(
+            x.split(step), y.split(step), ms, sp.split(step), tp.split(step), strict=True
+        ):
+            k = xj.shape[0]
+            p = torch.softmax(xj, 1, out=w[:k])
+            if mj is not None:
+                p.mul_(mj)
             # TP_c = Σ_{positions labelled c} p_c: gather p at the label, then sum per label
-            pl = torch.gather(p, 1, yj.unsqueeze(1), out=wl[: j - i])
-            tp[i:j].scatter_add_(1, yj, pl.squeeze(1))
+            pl = torch.gather(p, 1, yj.unsqueeze(1), out=wl[:k])
+            tpj.scatter_add_(1, yj, pl.squeeze(1))
             if squared:
-                torch.linalg.vecdot(p, p, out=sp[i:j])
+                torch.linalg.vecdot(p, p, out=spj)
             else:
-                torch.sum(p, 2, out=sp[i:j])
+                torch.sum(p, 2, out=spj)
         ctx.save_for_backward(x, y, m)
         ctx.squared = squared
         return sp, tp
@@ -156,23 +182,35 @@ class SoftmaxIndexSums(torch.autograd.Function):
                 outs = softmax_index_sums_reference(x, y, m, ctx.squared)
                 (gx,) = torch.autograd.grad(outs, x, (gsp, gtp), create_graph=True)
             return gx, None, None, None
+        step = _step(x)
         gx = torch.empty_like(x)
-        w, wd = _workspace(x), _workspace(x)
-        wl = _workspace(x, (1, *x.shape[2:]))
-        for i, j in _slices(x):
-            p = torch.softmax(x[i:j], 1, out=w[: j - i])
-            yj = y[i:j].unsqueeze(1)
-            d = wd[: j - i]
+        w, wd = _workspace(x, step), _workspace(x, step)
+        wl = _workspace(x, step, (1, *x.shape[2:]))
+        y1 = y.unsqueeze(1)
+        g3 = gsp.unsqueeze(2) * 2 if ctx.squared else gsp.unsqueeze(2)
+        ms = _split(None if m is None else m.unsqueeze(1), step, x.shape[0])
+        gtp3 = gtp.unsqueeze(2)
+        for xj, yj, mj, gxj, gj, gtpj in zip(
+            x.split(step),
+            y1.split(step),
+            ms,
+            gx.split(step),
+            g3.split(step),
+            gtp3.split(step),
+            strict=True,
+        ):
+            k = xj.shape[0]
+            p = torch.softmax(xj, 1, out=w[:k])
+            d = wd[:k]
             # dL/dp_c = m·(g_sp,c + g_tp,c·[y = c]), with g_sp,c·2p_c when squared
-            g = gsp[i:j].unsqueeze(2)
             if ctx.squared:
-                torch.mul(p, 2 * g, out=d)
+                torch.mul(p, gj, out=d)
             else:
-                d.copy_(g.expand_as(d))
-            gl = torch.gather(gtp[i:j], 1, yj.squeeze(1), out=wl[: j - i].squeeze(1))
-            d.scatter_add_(1, yj, gl.unsqueeze(1))
-            if m is not None:
-                d.mul_(m[i:j].unsqueeze(1))
+                d.copy_(gj.expand_as(d))
+            gl = torch.gather(gtpj.expand(-1, -1, yj.shape[2]), 1, yj, out=wl[:k])
+            d.scatter_add_(1, yj, gl)
+            if mj is not None:
+                d.mul_(mj)
             # softmax backward: dx_c = p_c·(d_c − Σ_k p_k·d_k)
-            _aten._softmax_backward_data.out(d, p, 1, x.dtype, grad_input=gx[i:j])
+            _aten._softmax_backward_data.out(d, p, 1, x.dtype, grad_input=gxj)
         return gx, None, None, None
