@@ -355,6 +355,12 @@ def test_fused_sums_match_composite_over_several_slices(kernel, squared, masked)
     ga, gb = torch.randn(n, c, generator=g, dtype=D), torch.randn(n, c, generator=g, dtype=D)
     got = fn.apply(x, t, m, squared)
     want = ref(x, t, m, squared)
+    if kernel == "softmax":  # a third output: the (masked) label count, no gradient
+        ones = torch.ones(t.shape, dtype=D) if m is None else m
+        count = torch.zeros(n, c, dtype=D).scatter_add(1, t, ones)
+        torch.testing.assert_close(got[2], count)
+        assert not got[2].requires_grad
+        got = got[:2]
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b)
     (gx_got,) = torch.autograd.grad(got, x, (ga, gb))

@@ -7,7 +7,7 @@ backward:
 * :class:`SigmoidSums` (binary / multilabel, 0/1 or soft targets ``t``, optional 0/1 mask ``m``):
   ``(Σ m·p, Σ |m·p − t|)``, or ``(Σ m·p·t, Σ m·p²)`` when ``squared``; ``p = σ(x)``.
 * :class:`SoftmaxIndexSums` (multiclass, class-index targets ``y``, optional mask ``m``):
-  ``(Σ m·p_c, Σ_{y = c} m·p_c)``, or ``(Σ m·p_c², Σ_{y = c} m·p_c)`` when ``squared``;
+  ``(Σ m·p_c, Σ_{y = c} m·p_c, Σ_{y = c} m)``, or ``Σ m·p_c²`` first when ``squared``;
   ``p = softmax(x)`` over classes. The one-hot target is never materialised.
 
 Both work on slices of the batch so that every temporary is the size of a slice (cache-resident)
@@ -145,37 +145,47 @@ class SigmoidSums(torch.autograd.Function):
 
 
 class SoftmaxIndexSums(torch.autograd.Function):
-    """``(Σ m·p_c or Σ m·p_c², Σ_{y=c} m·p_c)`` of ``p = softmax(x, 1)``; each ``(N, C)``."""
+    """``(Σ m·p_c or Σ m·p_c², Σ_{y=c} m·p_c, Σ_{y=c} m)`` of ``p = softmax(x, 1)``; each ``(N, C)``.
+
+    The third output, the (masked) label count, has no gradient.
+    """
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, y: Tensor, m: Tensor | None, squared: bool) -> Any:
         n, c = x.shape[:2]
         step = _step(x)
         sp = torch.empty(n, c, dtype=x.dtype, device=x.device)
-        tp = torch.zeros(n, c, dtype=x.dtype, device=x.device)
+        counts = torch.zeros(n, 2, c, dtype=x.dtype, device=x.device)  # TP and the label count
         w = _workspace(x, step)
-        wl = _workspace(x, step, (1, *x.shape[2:]))
-        ms = _split(None if m is None else m.unsqueeze(1), step, n)
-        for xj, yj, mj, spj, tpj in zip(
-            x.split(step), y.split(step), ms, sp.split(step), tp.split(step), strict=True
+        wl = _workspace(x, step, (2, *x.shape[2:]))  # p at the label, and m (or 1)
+        if m is None:
+            wl[:, 1].fill_(1.0)
+        ms = _split(m, step, n)
+        for xj, yj, mj, spj, cj in zip(
+            x.split(step), y.split(step), ms, sp.split(step), counts.split(step), strict=True
         ):
             k = xj.shape[0]
             p = torch.softmax(xj, 1, out=w[:k])
             if mj is not None:
-                p.mul_(mj)
+                p.mul_(mj.unsqueeze(1))
+                wl[:k, 1].copy_(mj)
             # TP_c = Σ_{positions labelled c} p_c: gather p at the label, then sum per label
-            pl = torch.gather(p, 1, yj.unsqueeze(1), out=wl[:k])
-            tpj.scatter_add_(1, yj, pl.squeeze(1))
+            # (and count the labels with the same scatter)
+            y2 = yj.unsqueeze(1)
+            torch.gather(p, 1, y2, out=wl[:k, :1])
+            cj.scatter_add_(2, y2.expand(-1, 2, -1), wl[:k])
             if squared:
                 torch.linalg.vecdot(p, p, out=spj)
             else:
                 torch.sum(p, 2, out=spj)
         ctx.save_for_backward(x, y, m)
         ctx.squared = squared
-        return sp, tp
+        st = counts[:, 1]
+        ctx.mark_non_differentiable(st)
+        return sp, counts[:, 0], st
 
     @staticmethod
-    def backward(ctx: Any, gsp: Tensor, gtp: Tensor) -> Any:
+    def backward(ctx: Any, gsp: Tensor, gtp: Tensor, _: Tensor) -> Any:
         x, y, m = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward: differentiate the composite formula
             with torch.enable_grad():

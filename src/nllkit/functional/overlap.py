@@ -183,9 +183,7 @@ def _fused_stats(
         m = valid.to(x.dtype)
         sample_valid = valid.flatten(1).any(1)
     if mode == "multiclass":
-        sp, tp = SoftmaxIndexSums.apply(x, t, m, squared)
-        ones = torch.ones((), dtype=x.dtype, device=x.device).expand(t.shape) if m is None else m
-        st = torch.zeros_like(sp).scatter_add_(1, t, ones)
+        sp, tp, st = SoftmaxIndexSums.apply(x, t, m, squared)
         return tp, sp, st, sample_valid
     t = t.to(x.dtype)
     if squared:
