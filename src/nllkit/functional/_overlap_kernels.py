@@ -43,6 +43,11 @@ def _split(t: Tensor | None, step: int, n: int) -> list[Tensor | None]:
     return [None] * len(range(0, n, step)) if t is None else list(t.split(step))
 
 
+def _views(buf: Tensor, step: int, n: int) -> list[Tensor]:
+    """The workspace ``buf`` (``step`` samples) once per slice of ``n``, cut for the last one."""
+    return [buf if i + step <= n else buf[: n - i] for i in range(0, n, step)]
+
+
 def _slices(x: Tensor) -> list[tuple[int, int]]:
     n, step = x.shape[0], _step(x)
     return [(i, min(i + step, n)) for i in range(0, n, step)]
@@ -94,10 +99,16 @@ class SigmoidSums(torch.autograd.Function):
         b = torch.empty(n, c, dtype=x.dtype, device=x.device)
         w = _workspace(x, step)
         ms = _split(m, step, n)
-        for xj, tj, mj, aj, bj in zip(
-            x.split(step), t.split(step), ms, a.split(step), b.split(step), strict=True
+        for xj, tj, mj, aj, bj, wj in zip(
+            x.split(step),
+            t.split(step),
+            ms,
+            a.split(step),
+            b.split(step),
+            _views(w, step, n),
+            strict=True,
         ):
-            p = torch.sigmoid(xj, out=w[: xj.shape[0]])
+            p = torch.sigmoid(xj, out=wj)
             if mj is not None:
                 p.mul_(mj)
             if squared:
@@ -124,16 +135,17 @@ class SigmoidSums(torch.autograd.Function):
         ga3 = ga.unsqueeze(2)
         gb3 = gb.unsqueeze(2) * 2 if ctx.squared else gb.unsqueeze(2)
         ms = _split(m, step, x.shape[0])
-        for xj, tj, mj, d, gaj, gbj in zip(
+        for xj, tj, mj, d, gaj, gbj, wj in zip(
             x.split(step),
             t.split(step),
             ms,
             gx.split(step),
             ga3.split(step),
             gb3.split(step),
+            _views(w, step, x.shape[0]),
             strict=True,
         ):
-            p = torch.sigmoid(xj, out=w[: xj.shape[0]])
+            p = torch.sigmoid(xj, out=wj)
             if ctx.squared:  # d/dp = g_pt·t + 2·g_pp·p
                 torch.mul(p, gbj, out=d).addcmul_(tj, gaj)
             else:  # d/dp = g_sp + g_abs·sign(p − t)
@@ -161,19 +173,26 @@ class SoftmaxIndexSums(torch.autograd.Function):
         if m is None:
             wl[:, 1].fill_(1.0)
         ms = _split(m, step, n)
-        for xj, yj, mj, spj, cj in zip(
-            x.split(step), y.split(step), ms, sp.split(step), counts.split(step), strict=True
+        y2 = y.unsqueeze(1).expand(-1, 2, -1)
+        for xj, yj, y2j, mj, spj, cj, wj, wlj in zip(
+            x.split(step),
+            y.unsqueeze(1).split(step),
+            y2.split(step),
+            ms,
+            sp.split(step),
+            counts.split(step),
+            _views(w, step, n),
+            _views(wl, step, n),
+            strict=True,
         ):
-            k = xj.shape[0]
-            p = torch.softmax(xj, 1, out=w[:k])
+            p = torch.softmax(xj, 1, out=wj)
             if mj is not None:
                 p.mul_(mj.unsqueeze(1))
-                wl[:k, 1].copy_(mj)
+                wlj[:, 1].copy_(mj)
             # TP_c = Σ_{positions labelled c} p_c: gather p at the label, then sum per label
             # (and count the labels with the same scatter)
-            y2 = yj.unsqueeze(1)
-            torch.gather(p, 1, y2, out=wl[:k, :1])
-            cj.scatter_add_(2, y2.expand(-1, 2, -1), wl[:k])
+            torch.gather(p, 1, yj, out=wlj[:, :1])
+            cj.scatter_add_(2, y2j, wlj)
             if squared:
                 torch.linalg.vecdot(p, p, out=spj)
             else:
@@ -196,29 +215,29 @@ class SoftmaxIndexSums(torch.autograd.Function):
         gx = torch.empty_like(x)
         w, wd = _workspace(x, step), _workspace(x, step)
         wl = _workspace(x, step, (1, *x.shape[2:]))
-        y1 = y.unsqueeze(1)
-        g3 = gsp.unsqueeze(2) * 2 if ctx.squared else gsp.unsqueeze(2)
-        ms = _split(None if m is None else m.unsqueeze(1), step, x.shape[0])
-        gtp3 = gtp.unsqueeze(2)
-        for xj, yj, mj, gxj, gj, gtpj in zip(
+        n, size = x.shape[0], x.shape[2:]
+        g3 = (gsp.unsqueeze(2) * 2 if ctx.squared else gsp.unsqueeze(2)).expand(-1, -1, *size)
+        gtp3 = gtp.unsqueeze(2).expand(-1, -1, *size)
+        ms = _split(None if m is None else m.unsqueeze(1), step, n)
+        for xj, yj, mj, gxj, gj, gtpj, wj, d, wlj in zip(
             x.split(step),
-            y1.split(step),
+            y.unsqueeze(1).split(step),
             ms,
             gx.split(step),
             g3.split(step),
             gtp3.split(step),
+            _views(w, step, n),
+            _views(wd, step, n),
+            _views(wl, step, n),
             strict=True,
         ):
-            k = xj.shape[0]
-            p = torch.softmax(xj, 1, out=w[:k])
-            d = wd[:k]
+            p = torch.softmax(xj, 1, out=wj)
             # dL/dp_c = m·(g_sp,c + g_tp,c·[y = c]), with g_sp,c·2p_c when squared
             if ctx.squared:
                 torch.mul(p, gj, out=d)
             else:
-                d.copy_(gj.expand_as(d))
-            gl = torch.gather(gtpj.expand(-1, -1, yj.shape[2]), 1, yj, out=wl[:k])
-            d.scatter_add_(1, yj, gl)
+                d.copy_(gj)
+            d.scatter_add_(1, yj, torch.gather(gtpj, 1, yj, out=wlj))
             if mj is not None:
                 d.mul_(mj)
             # softmax backward: dx_c = p_c·(d_c − Σ_k p_k·d_k)
