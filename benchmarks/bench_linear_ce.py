@@ -21,6 +21,10 @@ Usage::
     python benchmarks/bench_linear_ce.py                 # both configurations, 3 repeats
     python benchmarks/bench_linear_ce.py --configs bf16 --repeats 1
     python benchmarks/bench_linear_ce.py --scale 4       # N and V divided by 4 (quick look)
+
+The JSON (``results/bench_linear_ce.json``, ``_scaleK`` for ``--scale K``) is merged by
+configuration: a run of ``--configs bf16`` replaces only the ``bf16`` entry and keeps ``fp32``.
+Each entry records the machine and repeats it was measured with.
 """
 
 from __future__ import annotations
@@ -225,8 +229,33 @@ def main() -> None:
         out["configs"][name] = res
     suffix = f"_scale{args.scale}" if args.scale != 1 else ""
     path = RESULTS / f"bench_linear_ce{suffix}.json"
-    path.write_text(json.dumps(out, indent=2))
-    print(f"\nwrote {path}")
+    path.write_text(json.dumps(_merged(path, out), indent=2))
+    print(f"\nwrote {path} (configs: {', '.join(args.configs)})")
+
+
+def _merged(path: Path, out: dict) -> dict:
+    """``out`` merged into the results already in ``path``, config by config.
+
+    A run of some configurations replaces only those; the others keep their last measurement,
+    each with the machine and repeats it was measured with (stored per config).
+    """
+    for res in out["configs"].values():
+        res["machine"] = out["machine"]
+        res["repeats"] = out["repeats"]
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return out
+    if not isinstance(old, dict) or not isinstance(old.get("configs"), dict):
+        return out
+    configs = {}
+    for name, res in old["configs"].items():
+        if isinstance(res, dict):
+            res.setdefault("machine", old.get("machine"))
+            res.setdefault("repeats", old.get("repeats"))
+            configs[name] = res
+    configs.update(out["configs"])
+    return {**out, "configs": configs}
 
 
 if __name__ == "__main__":

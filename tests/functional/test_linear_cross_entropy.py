@@ -144,6 +144,40 @@ def test_bfloat16_loss_more_accurate_than_naive_bfloat16():
     assert abs(ours - ref) < abs(naive - ref)
 
 
+def test_bfloat16_weight_gradient_summed_over_many_chunks():
+    # the weight gradient is kept in bfloat16 and each chunk's product adds into it: 64 chunks
+    # of 16 rows must still be within a few bfloat16 roundings of the float64 gradient
+    h64, w64, b64, t = make(n=1024, d=32, v=512, ignore="some")
+    h, w, b = (x.detach().bfloat16().requires_grad_() for x in (h64, w64, b64))
+    out = linear_cross_entropy(h, w, t, b, reduction="sum", chunk_size=16)
+    out.backward()
+    hd, wd, bd = (x.detach().double().requires_grad_() for x in (h, w, b))
+    gref = torch.autograd.grad(reference(hd, wd, t, bd, reduction="sum"), (hd, wd, bd))
+    for x, want in zip((h, w, b), gref):
+        assert x.grad.dtype == torch.bfloat16
+        err = (x.grad.double() - want).abs().max() / want.abs().max()
+        assert err < 2e-2
+
+
+@pytest.mark.parametrize("opts", [{"eps": 0.1}, {"cap": 3.0}, {"zl": 1e-3}])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_bfloat16_options_match_float64_reference(opts, reduction):
+    # bfloat16 chunks compute their softmax a few rows at a time: every option goes through it
+    h64, w64, b64, t = make(n=200, d=16, v=3000, ignore="some")
+    h, w, b = (x.detach().bfloat16().requires_grad_() for x in (h64, w64, b64))
+    kw = {"label_smoothing": opts.get("eps", 0.0), "softcap": opts.get("cap"),
+          "z_loss": opts.get("zl", 0.0)}  # fmt: skip
+    out = linear_cross_entropy(h, w, t, b, reduction=reduction, chunk_size=64, **kw)
+    hd, wd, bd = (x.detach().double().requires_grad_() for x in (h, w, b))
+    ref = reference(hd, wd, t, bd, reduction=reduction, **opts)
+    # per row, the logits' own bfloat16 rounding (up to 2⁻⁹·|z|) shows; summed, it averages out
+    tol = {"rtol": 1e-3, "atol": 1e-3} if reduction == "mean" else {"rtol": 5e-3, "atol": 5e-2}
+    torch.testing.assert_close(out.double(), ref, **tol)
+    for got, want in zip(grads(out, (h, w, b)), grads(ref, (hd, wd, bd))):
+        assert got.dtype == torch.bfloat16
+        assert ((got.double() - want).abs().max() / want.abs().max()) < 2e-2
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_gradcheck(reduction):
     h, w, b, t = make(n=7, d=3, v=6, ignore="some")

@@ -35,9 +35,9 @@ __all__ = ["default_chunk_size", "linear_cross_entropy"]
 
 _REDUCTION_CODE = {"mean": 0, "sum": 1, "none": 2}
 _MiB = 1 << 20
-# Column block of the weight-gradient product for half-precision inputs: the product is made in
-# the input dtype and added to the float32 accumulator a block at a time (a small temporary).
-_WEIGHT_GRAD_BLOCK = 8192
+# Bytes of the float32 buffer in which a bfloat16/float16 chunk's softmax is computed a few rows
+# at a time (small enough to stay in a core's L2 cache).
+_SUB_BYTES = 1 * _MiB
 
 
 def default_chunk_size(
@@ -51,13 +51,16 @@ def default_chunk_size(
 ) -> int:
     """The number of rows of logits :func:`linear_cross_entropy` holds at once, by default.
 
-    The chunk's working set (its float32 logits, plus a half-precision copy for bf16/fp16 inputs
-    and the ``tanh`` values when soft-capping) is sized to half the bytes of ``weight``: the
-    gradient of ``weight`` has to be held anyway, so the loss never needs much more than the
-    parameters it trains. Two machine floors keep the matrix products efficient: every chunk
-    re-reads ``weight`` twice and re-writes the float32 weight gradient once, which costs time
-    when chunks are small (at least 256 rows on a CPU, 512 on an accelerator). The result is a
-    multiple of 64 and never more than ``num_rows``.
+    The chunk's working set is sized from the bytes of ``weight`` (whose gradient has to be held
+    anyway, so the loss never needs much more than the parameters it trains): for float32/float64
+    inputs, the chunk's logits (plus the ``tanh`` values when soft-capping) take half of them; for
+    bfloat16/float16 inputs, whose logits are held in the input dtype (the float32 softmax runs a
+    few rows at a time in a small buffer), a quarter. Two machine floors keep the matrix products
+    efficient: every chunk re-reads ``weight`` twice and re-writes the weight gradient once,
+    which costs time when chunks are small (at least 256 rows on a CPU, 512 on an accelerator;
+    measured on a CPU with bfloat16 N=4096, D=1024, V=32768: 128 rows 1.26 s, 192 rows 1.1 s,
+    256 rows 0.95 s, 512 rows 0.90 s, at 88, 93, 96, 113 MiB). The result is a multiple of 64
+    and never more than ``num_rows``.
 
     Args:
         num_rows: ``N``, rows of ``hidden`` (after dropping ignored targets).
@@ -79,10 +82,12 @@ def default_chunk_size(
     device = torch.device(device)
     compute_bytes = 8 if dtype == torch.float64 else 4
     in_bytes = torch.empty((), dtype=dtype).element_size()
-    row_bytes = num_classes * (
-        compute_bytes + (in_bytes if in_bytes < compute_bytes else 0) + (4 if softcap else 0)
-    )
-    budget = max(num_classes * in_features * in_bytes // 2, 32 * _MiB)
+    low = in_bytes < compute_bytes
+    # half precision: the chunk holds its logits in the input dtype (the softmax's float32 and
+    # tanh buffers are a few rows only); full precision: in the compute dtype, plus tanh values
+    row_bytes = num_classes * (in_bytes + (4 if softcap and not low else 0))
+    weight_bytes = num_classes * in_features * in_bytes
+    budget = max(weight_bytes // 2, 32 * _MiB) // (2 if low else 1)
     floor = 256 if device.type == "cpu" else 512
     rows = max(floor, (budget // max(row_bytes, 1)) // 64 * 64)
     return max(1, min(rows, num_rows))
@@ -109,10 +114,15 @@ def _chunked(
 ) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
     """Loss (summed, or per row) and gradients of ``Σᵢ scaleᵢ·lossᵢ`` over rows with valid targets.
 
-    ``hidden``/``target`` hold only rows whose target is not ignored. The gradients of hidden come
-    back in the input dtype (each row is one matrix product, accumulated in float32 inside it); the
-    gradients of weight and bias in the compute dtype (float32, float64 for float64 inputs),
-    because they accumulate over chunks.
+    ``hidden``/``target`` hold only rows whose target is not ignored. The gradients of hidden and
+    weight come back in the input dtype: each is made by matrix products that accumulate in
+    float32 inside (the weight's adds every chunk's product into itself, ``addmm`` with
+    ``beta=1``). The loss, the lse and the bias gradient are computed and summed in the compute
+    dtype (float32, float64 for float64 inputs).
+
+    For bfloat16/float16 inputs the chunk's logits are held in the input dtype (the product's own
+    rounding) and the softmax is computed ``_SUB_BYTES`` at a time in a small float32 buffer,
+    which stays in cache; the gradient overwrites the logits in place.
     """
     n, d = hidden.shape
     v = weight.shape[0]
@@ -126,86 +136,115 @@ def _chunked(
     losses = torch.empty(n, dtype=cdt, device=dev) if per_row_loss else None
     total = torch.zeros((), dtype=cdt, device=dev)
     grad_hidden = torch.empty(n, d, dtype=dtype, device=dev) if need_grad_hidden else None
-    grad_weight = torch.zeros(v, d, dtype=cdt, device=dev) if need_grad_weight else None
+    grad_weight = torch.empty(v, d, dtype=dtype, device=dev) if need_grad_weight else None
     grad_bias = torch.zeros(v, dtype=cdt, device=dev) if need_grad_bias else None
     if n == 0:
+        if grad_weight is not None:
+            grad_weight.zero_()
         return (losses if losses is not None else total), grad_hidden, grad_weight, grad_bias
 
-    buf = torch.empty(c, v, dtype=cdt, device=dev)  # the chunk's logits, then its gradient
-    low_buf = torch.empty(c, v, dtype=dtype, device=dev) if low else None
-    tanh_buf = torch.empty(c, v, dtype=cdt, device=dev) if softcap > 0 else None
+    # the chunk's logits, then its gradient (input dtype: the products read and write it)
+    buf = torch.empty(c, v, dtype=dtype, device=dev)
+    sub = max(1, min(c, _SUB_BYTES // (v * 4))) if low else c
+    tmp = torch.empty(sub, v, dtype=cdt, device=dev) if low else None
+    tanh_buf = torch.empty(sub, v, dtype=cdt, device=dev) if softcap > 0 else None
     w_t = weight.t()
-    eps = float(label_smoothing)
+    first = True
     for start in range(0, n, c):
         stop = min(start + c, n)
         rows = stop - start
         h = hidden[start:stop]
-        t = target[start:stop].unsqueeze(1)
-        z = buf[:rows]
-        # logits z = h Wᵀ + b, made in the input dtype and held in float32
-        if low_buf is not None:
-            zl = low_buf[:rows]
-            if bias is None:
-                torch.mm(h, w_t, out=zl)
+        zc = buf[:rows]
+        # logits z = h Wᵀ + b
+        if bias is None:
+            torch.mm(h, w_t, out=zc)
+        else:
+            torch.addmm(bias, h, w_t, out=zc)
+        for r0 in range(0, rows, sub):
+            r1 = min(r0 + sub, rows)
+            z = zc[r0:r1]
+            if tmp is not None:
+                z = tmp[: r1 - r0].copy_(z)  # float32 from here on
+            sc = row_scale[start + r0 : start + r1] if isinstance(row_scale, Tensor) else row_scale
+            loss = _rows(
+                z,
+                target[start + r0 : start + r1].unsqueeze(1),
+                sc,
+                label_smoothing,
+                softcap,
+                z_loss,
+                tanh_buf[: r1 - r0] if tanh_buf is not None else None,
+                need_any,
+                grad_bias,
+            )
+            if losses is not None:
+                losses[start + r0 : start + r1] = loss
             else:
-                torch.addmm(bias, h, w_t, out=zl)
-            z.copy_(zl)
-        elif bias is None:
-            torch.mm(h, w_t, out=z)
-        else:
-            torch.addmm(bias, h, w_t, out=z)
-        tanh_z = None
-        if tanh_buf is not None:
-            # soft-capping z ← cap·tanh(z/cap); its derivative 1 − tanh² is applied below
-            tanh_z = tanh_buf[:rows]
-            torch.div(z, softcap, out=tanh_z).tanh_()
-            torch.mul(tanh_z, softcap, out=z)
-        z_target = z.gather(1, t).squeeze(1)
-        z_sum = z.sum(1) if eps > 0 else None
-        # log-sum-exp with the row max taken out: lse = m + log Σ exp(z − m), done in place
-        m = z.amax(1, keepdim=True)
-        m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-        z.sub_(m).exp_()
-        s = z.sum(1, keepdim=True)
-        lse = (m + s.log()).squeeze(1)
-        # NLL of the smoothed target q = (1 − ε)·onehot + ε/V:  Σ q·(lse − z)
-        loss = lse - (1.0 - eps) * z_target
-        if z_sum is not None:
-            loss = loss - (eps / v) * z_sum
-        if z_loss > 0:
-            loss = loss + z_loss * lse.square()
-        if losses is not None:
-            losses[start:stop] = loss
-        else:
-            total += loss.sum()
+                total += loss.sum()
+            if tmp is not None and need_any:
+                zc[r0:r1].copy_(z)
         if not need_any:
             continue
-        # d loss / d z = softmax(z)·(1 + 2λ·lse) − q, times the row's scale
-        sc = row_scale[start:stop] if isinstance(row_scale, Tensor) else row_scale
-        factor = (1.0 + 2.0 * z_loss * lse) * sc if z_loss > 0 else sc
-        z.mul_(s.reciprocal_().mul_(_col(factor)))
-        if eps > 0:
-            z.sub_(_col(sc) * (eps / v) if isinstance(sc, Tensor) else sc * eps / v)
-        hot = -(1.0 - eps) * (sc if isinstance(sc, Tensor) else torch.full_like(lse, sc))
-        z.scatter_add_(1, t, hot.to(cdt).unsqueeze(1))
-        if tanh_z is not None:
-            z.mul_(tanh_z.square_().neg_().add_(1.0))
-        if grad_bias is not None:
-            grad_bias += z.sum(0)
-        g = z
-        if low_buf is not None:
-            g = low_buf[:rows].copy_(z)
         if grad_hidden is not None:
-            torch.mm(g, weight, out=grad_hidden[start:stop])
+            torch.mm(zc, weight, out=grad_hidden[start:stop])
         if grad_weight is not None:
-            if low_buf is None:
-                grad_weight.addmm_(g.t(), h)
+            if first:
+                torch.mm(zc.t(), h, out=grad_weight)
             else:
-                # the product in the input dtype, the sum over chunks in float32
-                for v0 in range(0, v, _WEIGHT_GRAD_BLOCK):
-                    v1 = min(v0 + _WEIGHT_GRAD_BLOCK, v)
-                    grad_weight[v0:v1] += torch.mm(g[:, v0:v1].t(), h)
+                grad_weight.addmm_(zc.t(), h)
+        first = False
     return (losses if losses is not None else total), grad_hidden, grad_weight, grad_bias
+
+
+def _rows(
+    z: Tensor,
+    t: Tensor,
+    sc: Tensor | float,
+    eps: float,
+    softcap: float,
+    z_loss: float,
+    tanh_z: Tensor | None,
+    need_grad: bool,
+    grad_bias: Tensor | None,
+) -> Tensor:
+    """The loss of each row of the logits ``z`` (compute dtype); ``z`` becomes its gradient.
+
+    When ``need_grad``, ``z`` is overwritten with ``sc·d loss / d z`` and its column sums are
+    added to ``grad_bias``; otherwise ``z`` is left holding scratch values.
+    """
+    v = z.shape[1]
+    if tanh_z is not None:
+        # soft-capping z ← cap·tanh(z/cap); its derivative 1 − tanh² is applied below
+        torch.div(z, softcap, out=tanh_z).tanh_()
+        torch.mul(tanh_z, softcap, out=z)
+    z_target = z.gather(1, t).squeeze(1)
+    z_sum = z.sum(1) if eps > 0 else None
+    # log-sum-exp with the row max taken out: lse = m + log Σ exp(z − m), done in place
+    m = z.amax(1, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    z.sub_(m).exp_()
+    s = z.sum(1, keepdim=True)
+    lse = (m + s.log()).squeeze(1)
+    # NLL of the smoothed target q = (1 − ε)·onehot + ε/V:  Σ q·(lse − z)
+    loss = lse - (1.0 - eps) * z_target
+    if z_sum is not None:
+        loss = loss - (eps / v) * z_sum
+    if z_loss > 0:
+        loss = loss + z_loss * lse.square()
+    if not need_grad:
+        return loss
+    # d loss / d z = softmax(z)·(1 + 2λ·lse) − q, times the row's scale
+    factor = (1.0 + 2.0 * z_loss * lse) * sc if z_loss > 0 else sc
+    z.mul_(s.reciprocal_().mul_(_col(factor)))
+    if eps > 0:
+        z.sub_(_col(sc) * (eps / v) if isinstance(sc, Tensor) else sc * eps / v)
+    hot = -(1.0 - eps) * (sc if isinstance(sc, Tensor) else torch.full_like(lse, sc))
+    z.scatter_add_(1, t, hot.to(z.dtype).unsqueeze(1))
+    if tanh_z is not None:
+        z.mul_(tanh_z.square_().neg_().add_(1.0))
+    if grad_bias is not None:
+        grad_bias += z.sum(0)
+    return loss
 
 
 def _col(x: Tensor | float) -> Tensor | float:
@@ -286,7 +325,7 @@ def _lce_op(
     return (
         loss,
         gh if gh is not None else _empty(hidden),
-        gw if gw is not None else _empty(weight).to(cdt),
+        gw if gw is not None else _empty(weight),
         gb if gb is not None else _empty(weight).to(cdt),
     )
 
@@ -313,7 +352,7 @@ def _lce_op_fake(
     cdt = torch.promote_types(hidden.dtype, torch.float32)
     loss = hidden.new_empty((n,) if reduction == 2 else (), dtype=cdt)
     gh = hidden.new_empty((n, d) if need_grad_hidden else (0,))
-    gw = hidden.new_empty((v, d) if need_grad_weight else (0,), dtype=cdt)
+    gw = hidden.new_empty((v, d) if need_grad_weight else (0,))
     gb = hidden.new_empty((v,) if need_grad_bias else (0,), dtype=cdt)
     return loss, gh, gw, gb
 
