@@ -523,8 +523,9 @@ def linear_cross_entropy(
 
     Numerical identity: :math:`\operatorname{lse}(z) = m + \log \sum_k e^{z_k - m}` with the row
     maximum :math:`m`, computed in float32 (float64 for float64 inputs) whatever the input dtype.
-    The matrix products run in the input dtype (accumulating in float32 inside); the per-chunk
-    weight and bias gradients and the loss are summed across chunks in float32.
+    The matrix products run in the input dtype (accumulating in float32 inside); the loss and the
+    bias gradient are summed across chunks in float32. The weight gradient is held in the input
+    dtype and each chunk's product adds into it (one rounding per chunk for bfloat16/float16).
 
     Rows whose target is ``ignore_index`` are dropped before the projection (costs nothing, counts
     nowhere; this takes one host sync per call to learn how many rows remain). ``"mean"`` divides
