@@ -55,7 +55,7 @@ class Gamma(CheckedLikelihood):
         >>> lik.log_prob(raw, torch.tensor([1.5, 0.2]))
         tensor([-1.1018, -0.1224])
         >>> lik.predict(raw), lik.mean(raw)
-        (tensor([1.1269, 0.0000]), tensor([2.1269, 0.2385]))
+        (tensor([1.1269, 0.0000]), tensor([2.1270, 0.2385]))
 
     References:
         McCullagh & Nelder, *Generalized Linear Models* (1989), ch. 8.

@@ -63,15 +63,15 @@ class Ordinal(CheckedLikelihood):
         >>> import torch
         >>> from nllkit.likelihoods import Ordinal
         >>> lik = Ordinal(3)
-        >>> raw = torch.tensor([[-1.0, 0.5413]])        # cut-points −1 and ≈ 0
+        >>> raw = torch.tensor([[-1.0, 2.0]])           # c₀ = −1, c₁ = −1 + softplus(2)
         >>> lik.params(raw).cutpoints
-        tensor([[-1.0000,  0.0000]])
+        tensor([[-1.0000,  1.1269]])
         >>> lik.params(raw).log_probs.exp()
-        tensor([[0.2689, 0.2311, 0.5000]])
+        tensor([[0.2689, 0.4863, 0.2447]])
         >>> lik.log_prob(raw, torch.tensor([1]))
-        tensor([-1.4650])
+        tensor([-0.7209])
         >>> lik.predict(raw), lik.mean(raw)
-        (tensor([2]), tensor([1.2311]))
+        (tensor([1]), tensor([0.9758]))
 
     References:
         McCullagh, "Regression models for ordinal data", JRSS B (1980).

@@ -64,11 +64,11 @@ class Poisson(CheckedLikelihood):
         >>> import torch
         >>> from nllkit.likelihoods import Poisson
         >>> lik = Poisson()
-        >>> z = torch.tensor([0.0, 1.0986, 2.0])          # λ = 1, 3, 7.39
+        >>> z = torch.tensor([0.0, 1.2528, 2.0])          # λ = 1, 3.5, 7.39
         >>> lik.log_prob(z, torch.tensor([0, 2, 10]))
-        tensor([-1.0000, -1.4959, -2.4935])
+        tensor([-1.0000, -1.6877, -2.4935])
         >>> lik.predict(z), lik.mean(z)
-        (tensor([1., 3., 7.]), tensor([1.0000, 3.0000, 7.3891]))
+        (tensor([1., 3., 7.]), tensor([1.0000, 3.5001, 7.3891]))
 
     References:
         McCullagh & Nelder, *Generalized Linear Models* (1989), ch. 6.
