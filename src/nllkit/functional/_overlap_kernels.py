@@ -240,6 +240,8 @@ class SoftmaxIndexSums(torch.autograd.Function):
             d.scatter_add_(1, yj, torch.gather(gtpj, 1, yj, out=wlj))
             if mj is not None:
                 d.mul_(mj)
-            # softmax backward: dx_c = p_c·(d_c − Σ_k p_k·d_k)
-            _aten._softmax_backward_data.out(d, p, 1, x.dtype, grad_input=gxj)
+            # softmax backward: dx_c = p_c·(d_c − Σ_k p_k·d_k) = p_c·d_c − p_c·Σ_k p_k·d_k, as
+            # three plain passes (faster on CPU than aten's softmax backward along a strided dim)
+            pd = d.mul_(p)
+            torch.addcmul(pd, p, torch.sum(pd, 1, keepdim=True, out=wlj), value=-1, out=gxj)
         return gx, None, None, None
