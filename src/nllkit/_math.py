@@ -7,28 +7,38 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["masked_mean", "resolve_reduction", "saturate_infinities"]
+__all__ = [
+    "apply_reduction",
+    "masked_mean",
+    "resolve_reduction",
+    "saturate_infinities",
+    "straight_through_clamp",
+]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-class _SaturateInfinities(torch.autograd.Function):
-    """``clamp(x, -max, max)`` forward, identity backward (a straight-through clamp).
+class _StraightThroughClamp(torch.autograd.Function):
+    """``clamp(x, lo, hi)`` forward, identity backward (a straight-through clamp).
 
-    The identity backward is exact wherever ``x`` is finite (the clamp is the identity there) and
-    at ``±inf`` it passes the gradient of the loss evaluated at the dtype's largest finite value,
-    which is the limit of the true gradient. It costs one elementwise pass in the forward and
-    nothing in the backward (``torch.clamp``'s own backward would re-read ``x`` to build a mask).
+    The identity backward is exact wherever ``x`` is inside the range (the clamp is the identity
+    there); outside it passes the gradient evaluated at the bound, so a network whose output lies
+    beyond the range still gets the gradient that pulls it back. It costs one elementwise pass in
+    the forward and nothing in the backward (``torch.clamp``'s own backward re-reads ``x``).
     """
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor) -> Tensor:
-        big = torch.finfo(x.dtype).max
-        return x.clamp(-big, big)
+    def forward(ctx: Any, x: Tensor, lo: float, hi: float) -> Tensor:
+        return x.clamp(lo, hi)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        return grad
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        return grad, None, None
+
+
+def straight_through_clamp(x: Tensor, lo: float, hi: float) -> Tensor:
+    """``x.clamp(lo, hi)`` whose gradient is the identity (see ``_StraightThroughClamp``)."""
+    return _StraightThroughClamp.apply(x, lo, hi)
 
 
 def saturate_infinities(x: Tensor) -> Tensor:
@@ -41,7 +51,8 @@ def saturate_infinities(x: Tensor) -> Tensor:
     """
     if not x.is_floating_point():
         return x
-    return _SaturateInfinities.apply(x)
+    big = torch.finfo(x.dtype).max
+    return straight_through_clamp(x, -big, big)
 
 
 def resolve_reduction(

@@ -13,12 +13,12 @@ Links (each keeps its parameter inside its domain for any finite raw output, ±1
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._math import straight_through_clamp
 from ..errors import ConfigurationError, InputShapeError, InputTypeError, InputValueError
 from ..guards import needs_check
 from .base import Likelihood
@@ -30,6 +30,7 @@ __all__ = [
     "log1mexp",
     "positive",
     "split_params",
+    "validated_floor",
 ]
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -40,18 +41,6 @@ def positive(z: Tensor, floor: float) -> Tensor:
     return F.softplus(z) + floor
 
 
-class _StraightThroughClamp(torch.autograd.Function):
-    """``clamp(x, lo, hi)`` forward, identity backward."""
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, lo: float, hi: float) -> Tensor:
-        return x.clamp(lo, hi)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
-        return grad, None, None
-
-
 def bounded_log(z: Tensor) -> Tensor:
     """A log-link argument clamped so ``exp`` of it and its square stay finite and positive.
 
@@ -60,7 +49,7 @@ def bounded_log(z: Tensor) -> Tensor:
     lies beyond the range still gets the gradient that pulls it back.
     """
     info = torch.finfo(z.dtype)
-    return _StraightThroughClamp.apply(z, math.log(info.tiny), 0.5 * math.log(info.max))
+    return straight_through_clamp(z, math.log(info.tiny), 0.5 * math.log(info.max))
 
 
 def log1mexp(x: Tensor) -> Tensor:
@@ -165,6 +154,12 @@ class CheckedLikelihood(Likelihood):
 
     def _validate_target(self, y: Tensor) -> None:
         """Subclasses raise an InputValueError for targets outside the domain."""
+
+
+def validated_floor(floor: float) -> float:
+    """The ``floor`` option of a likelihood with a positive parameter, checked and as a float."""
+    check_positive_float(floor, "floor", "pass a small positive floor such as 1e-6")
+    return float(floor)
 
 
 def check_positive_float(value: float | None, argument: str, fix: str) -> None:

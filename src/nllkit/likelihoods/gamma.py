@@ -11,10 +11,10 @@ from ._common import (
     CheckedLikelihood,
     check_float,
     check_in_domain,
-    check_positive_float,
     check_target_shape,
     positive,
     split_params,
+    validated_floor,
 )
 
 __all__ = ["Gamma", "GammaParams"]
@@ -75,8 +75,7 @@ class Gamma(CheckedLikelihood):
 
     def __init__(self, *, floor: float = 1e-6, check: str = "first") -> None:
         super().__init__(check=check)
-        check_positive_float(floor, "floor", "pass a small positive floor such as 1e-6")
-        self.floor = float(floor)
+        self.floor = validated_floor(floor)
 
     @property
     def num_outputs(self) -> int:

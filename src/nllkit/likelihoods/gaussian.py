@@ -16,6 +16,7 @@ from ._common import (
     check_target_shape,
     positive,
     split_params,
+    validated_floor,
 )
 
 __all__ = ["Gaussian", "GaussianParams"]
@@ -102,9 +103,8 @@ class Gaussian(CheckedLikelihood):
     ) -> None:
         super().__init__(check=check)
         check_positive_float(scale, "scale", "pass a positive σ, or scale=None to learn it")
-        check_positive_float(floor, "floor", "pass a small positive floor such as 1e-6")
         self.scale = None if scale is None else float(scale)
-        self.floor = float(floor)
+        self.floor = validated_floor(floor)
 
     @property
     def num_outputs(self) -> int:

@@ -13,9 +13,9 @@ from ._common import (
     CheckedLikelihood,
     check_float,
     check_int,
-    check_positive_float,
     check_target_shape,
     positive,
+    validated_floor,
 )
 
 __all__ = ["MixtureOfGaussians", "MixtureParams"]
@@ -98,8 +98,7 @@ class MixtureOfGaussians(CheckedLikelihood):
         self.iterations = check_int(
             iterations, "iterations", 1, "pass the number of mode-finding steps"
         )
-        check_positive_float(floor, "floor", "pass a small positive floor such as 1e-6")
-        self.floor = float(floor)
+        self.floor = validated_floor(floor)
 
     @property
     def num_outputs(self) -> int:

@@ -12,9 +12,9 @@ from ._common import (
     CheckedLikelihood,
     check_float,
     check_int,
-    check_positive_float,
     check_target_shape,
     positive,
+    validated_floor,
 )
 
 __all__ = ["MultivariateGaussian", "MultivariateGaussianParams"]
@@ -89,8 +89,7 @@ class MultivariateGaussian(CheckedLikelihood):
         self.dim = check_int(
             dim, "dim", 1, "pass the target dimension, e.g. MultivariateGaussian(3)"
         )
-        check_positive_float(floor, "floor", "pass a small positive floor such as 1e-6")
-        self.floor = float(floor)
+        self.floor = validated_floor(floor)
 
     @property
     def num_outputs(self) -> int:

@@ -12,10 +12,10 @@ from ._common import (
     CheckedLikelihood,
     bounded_log,
     check_float,
-    check_positive_float,
     check_target_shape,
     positive,
     split_params,
+    validated_floor,
 )
 from .poisson import validate_counts
 
@@ -81,8 +81,7 @@ class NegativeBinomial(CheckedLikelihood):
 
     def __init__(self, *, floor: float = 1e-6, check: str = "first") -> None:
         super().__init__(check=check)
-        check_positive_float(floor, "floor", "pass a small positive floor such as 1e-6")
-        self.floor = float(floor)
+        self.floor = validated_floor(floor)
 
     @property
     def num_outputs(self) -> int:

@@ -13,10 +13,10 @@ from ._common import (
     CheckedLikelihood,
     check_float,
     check_int,
-    check_positive_float,
     check_target_shape,
     log1mexp,
     positive,
+    validated_floor,
 )
 
 __all__ = ["Ordinal", "OrdinalParams"]
@@ -94,8 +94,7 @@ class Ordinal(CheckedLikelihood):
         self.num_classes = check_int(
             num_classes, "num_classes", 2, "pass the number of ordered classes, e.g. Ordinal(5)"
         )
-        check_positive_float(floor, "floor", "pass a small positive floor such as 1e-6")
-        self.floor = float(floor)
+        self.floor = validated_floor(floor)
 
     @property
     def num_outputs(self) -> int:

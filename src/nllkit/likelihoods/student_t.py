@@ -15,6 +15,7 @@ from ._common import (
     check_target_shape,
     positive,
     split_params,
+    validated_floor,
 )
 
 __all__ = ["StudentT", "StudentTParams"]
@@ -84,9 +85,8 @@ class StudentT(CheckedLikelihood):
     ) -> None:
         super().__init__(check=check)
         check_positive_float(df, "df", "pass positive degrees of freedom, or df=None to learn them")
-        check_positive_float(floor, "floor", "pass a small positive floor such as 1e-6")
         self.df = None if df is None else float(df)
-        self.floor = float(floor)
+        self.floor = validated_floor(floor)
 
     @property
     def num_outputs(self) -> int:
