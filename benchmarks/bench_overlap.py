@@ -1,16 +1,28 @@
 """Forward+backward time and peak memory of soft Dice on a (16, 4, 128, 128) map: nllkit vs peers.
 
-Peers: MONAI ``DiceLoss(softmax=True, to_onehot_y=True)`` and segmentation_models_pytorch
-``DiceLoss("multiclass")`` (its ``losses`` subpackage, loaded without timm/torchvision), and, when
-either is missing, its formula written naively in torch. Every implementation computes the same
-number (checked before timing). Two cases: multiclass with class-index targets, and multilabel
-(sigmoid per channel) with 0/1 targets.
+Peers: MONAI ``DiceLoss`` and segmentation_models_pytorch ``DiceLoss`` (its ``losses``
+subpackage, loaded without timm/torchvision), and, when either is missing, its formula written
+naively in torch. Every implementation computes the same number (checked before timing).
 
-Time: median of several repeats, implementations interleaved. Peak memory: the growth of the
-process's peak resident set size (VmHWM, reset before each call through /proc/self/clear_refs,
-so Linux only) over the resident size just before the call: what the loss's forward and backward
-allocate beyond the inputs (median over the repeats). Ratios are against the best peer of the
-same run.
+Cases (the first two are the headline; the others exercise the other code paths):
+
+* ``multiclass``: logits, softmax over 4 classes, class-index targets, pooled over the batch
+  (MONAI ``softmax=True, to_onehot_y=True, batch=True``; smp ``"multiclass"``);
+* ``multilabel``: logits, a sigmoid per channel, 0/1 targets (MONAI ``sigmoid=True``; smp
+  ``"multilabel"``);
+* ``mc-onehot``: as multiclass with one-hot float targets ``(N, C, H, W)`` (MONAI only: smp's
+  multiclass mode takes class indices);
+* ``mc-per-sample``: as multiclass, one score per sample and class (MONAI ``batch=False``;
+  smp has no per-sample mode);
+* ``ml-probs``: probabilities in, ``from_logits=False`` (MONAI with no activation; smp
+  ``from_logits=False``).
+
+Time: median of several repeats, implementations interleaved. Memory, per call (median over
+the repeats), from the process's resident set size (Linux: VmHWM is reset before each call
+through /proc/self/clear_refs): ``peak``, the growth of the peak over the resident size just
+before the call -- what forward and backward allocate beyond the inputs; and ``held``, what the
+forward leaves allocated for the backward (the resident size after forward, less before).
+Ratios are against the best peer of the same run.
 
 Usage: python benchmarks/bench_overlap.py [--repeats 15] [--threads 1]
 """
@@ -32,7 +44,7 @@ from typing import Any
 import torch
 
 SHAPE = (16, 4, 128, 128)
-CASES = ("multiclass", "multilabel")
+CASES = ("multiclass", "multilabel", "mc-onehot", "mc-per-sample", "ml-probs")
 RESULTS = Path(__file__).parent / "results" / "bench_overlap.json"
 
 
@@ -57,15 +69,17 @@ def _smp_losses() -> Any | None:
 
 
 def _naive_dice(case: str) -> Any:
-    """The textbook formula in plain torch (one-hot target, p·t products), smp's reduction."""
+    """The textbook formula in plain torch (one-hot target, p·t products)."""
 
     def f(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if case == "multiclass":
+        if case in ("multiclass", "mc-per-sample"):
             p = torch.softmax(x, 1)
             t = torch.nn.functional.one_hot(y, x.shape[1]).movedim(-1, 1).to(p.dtype)
+        elif case == "mc-onehot":
+            p, t = torch.softmax(x, 1), y
         else:
-            p, t = torch.sigmoid(x), y
-        dims = (0, 2, 3)
+            p, t = (x if case == "ml-probs" else torch.sigmoid(x)), y
+        dims = (2, 3) if case == "mc-per-sample" else (0, 2, 3)
         tp = (p * t).sum(dims)
         den = p.sum(dims) + t.sum(dims)
         return (1 - (2 * tp) / den).mean()
@@ -76,32 +90,50 @@ def _naive_dice(case: str) -> Any:
 def make_losses(case: str) -> dict[str, Any]:
     from nllkit.nn import DiceLoss
 
+    multiclass = case.startswith("mc") or case == "multiclass"
+    mode = "multiclass" if multiclass else "multilabel"
     losses: dict[str, Any] = {
-        "nllkit": DiceLoss(case, smooth=0.0, per_sample=False, check="never"),
+        "nllkit": DiceLoss(
+            mode,
+            smooth=0.0,
+            per_sample=case == "mc-per-sample",
+            from_logits=case != "ml-probs",
+            check="never",
+        ),
     }
     try:
         from monai.losses import DiceLoss as MonaiDice
 
-        if case == "multiclass":
-            m = MonaiDice(softmax=True, to_onehot_y=True, batch=True, smooth_nr=0.0, smooth_dr=0.0)
+        zero = {"smooth_nr": 0.0, "smooth_dr": 0.0}
+        if case in ("multiclass", "mc-per-sample"):
+            batch = case == "multiclass"
+            m = MonaiDice(softmax=True, to_onehot_y=True, batch=batch, **zero)
             losses["monai"] = lambda x, y: m(x, y.unsqueeze(1))
+        elif case == "mc-onehot":
+            losses["monai"] = MonaiDice(softmax=True, batch=True, **zero)
         else:
-            losses["monai"] = MonaiDice(sigmoid=True, batch=True, smooth_nr=0.0, smooth_dr=0.0)
+            losses["monai"] = MonaiDice(sigmoid=case == "multilabel", batch=True, **zero)
     except ImportError:
         losses["monai-formula"] = _naive_dice(case)
-    smp = _smp_losses()
-    if smp is not None:
-        losses["smp"] = smp.DiceLoss(case, smooth=0.0)
-    else:
-        losses["smp-formula"] = _naive_dice(case)
+    if case in ("multiclass", "multilabel", "ml-probs"):
+        smp = _smp_losses()
+        if smp is not None:
+            losses["smp"] = smp.DiceLoss(mode, smooth=0.0, from_logits=case != "ml-probs")
+        else:
+            losses["smp-formula"] = _naive_dice(case)
     return losses
 
 
 def make_inputs(case: str) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(SHAPE, generator=g).requires_grad_(True)
-    if case == "multiclass":
+    x = torch.randn(SHAPE, generator=g)
+    if case == "ml-probs":
+        x = torch.sigmoid(x)
+    x.requires_grad_(True)
+    if case.startswith("mc") or case == "multiclass":
         y = torch.randint(0, SHAPE[1], (SHAPE[0], *SHAPE[2:]), generator=g)
+        if case == "mc-onehot":
+            y = torch.nn.functional.one_hot(y, SHAPE[1]).movedim(-1, 1).float()
     else:
         y = (torch.rand(SHAPE, generator=g) > 0.7).float()
     return x, y
@@ -115,17 +147,20 @@ def _status(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def peak_growth(f: Any, x: torch.Tensor, y: torch.Tensor) -> int:
-    """Peak RSS growth of one forward+backward (Linux: writing 5 to clear_refs resets VmHWM)."""
+def memory(f: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[int, int]:
+    """``(peak, held)``: peak RSS growth of one forward+backward, and the RSS growth between
+    forward and backward (Linux: writing 5 to clear_refs resets VmHWM)."""
     x.grad = None
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")
     before = _status("VmRSS")
-    f(x, y).backward()
-    return _status("VmHWM") - before
+    out = f(x, y)
+    held = _status("VmRSS") - before
+    out.backward()
+    return _status("VmHWM") - before, held
 
 
-def time_all(case: str, repeats: int) -> tuple[dict[str, float], dict[str, int], dict[str, float]]:
+def time_all(case: str, repeats: int) -> tuple[dict[str, float], dict[str, Any], dict[str, float]]:
     losses = make_losses(case)
     x, y = make_inputs(case)
     values = {k: float(f(x, y).detach()) for k, f in losses.items()}
@@ -134,7 +169,7 @@ def time_all(case: str, repeats: int) -> tuple[dict[str, float], dict[str, int],
         if abs(v - ref) > 1e-4:
             raise SystemExit(f"{case}: {k} gives {v}, nllkit {ref}: not the same loss")
     samples: dict[str, list[float]] = {k: [] for k in losses}
-    mem: dict[str, list[int]] = {k: [] for k in losses}
+    mem: dict[str, list[tuple[int, int]]] = {k: [] for k in losses}
     for _ in range(2):  # warm-up
         for f in losses.values():
             f(x, y).backward()
@@ -144,9 +179,11 @@ def time_all(case: str, repeats: int) -> tuple[dict[str, float], dict[str, int],
             t0 = time.perf_counter()
             f(x, y).backward()
             samples[k].append(time.perf_counter() - t0)
-            mem[k].append(peak_growth(f, x, y))
+            mem[k].append(memory(f, x, y))
     med = {k: statistics.median(v) for k, v in samples.items()}
-    return med, {k: int(statistics.median(v)) for k, v in mem.items()}, values
+    peak = {k: int(statistics.median(a for a, _ in v)) for k, v in mem.items()}
+    held = {k: int(statistics.median(b for _, b in v)) for k, v in mem.items()}
+    return med, {"peak": peak, "held": held}, values
 
 
 def main() -> None:
@@ -159,14 +196,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
-    for case in CASES:
+    for case in args.cases:
         times, mem, values = time_all(case, args.repeats)
         peers = [k for k in times if k != "nllkit"]
         t_best = min(times[k] for k in peers)
-        m_best = min(mem[k] for k in peers)
+        m_best = min(mem["peak"][k] for k in peers)
         for name in times:
             rows.append(
                 {
@@ -174,13 +212,15 @@ def main() -> None:
                     "impl": name,
                     "loss": values[name],
                     "time_ms": times[name] * 1e3,
-                    "peak_mib": mem[name] / 2**20,
+                    "peak_mib": mem["peak"][name] / 2**20,
+                    "held_mib": mem["held"][name] / 2**20,
                     "time_ratio": times[name] / t_best,
-                    "mem_ratio": mem[name] / m_best,
+                    "mem_ratio": mem["peak"][name] / m_best,
                 }
             )
     header = (
-        f"{'case':<11} {'impl':<13} {'fwd+bwd ms':>10} {'peak MiB':>9} {'time×':>7} {'mem×':>7}"
+        f"{'case':<13} {'impl':<13} {'fwd+bwd ms':>10} {'peak MiB':>9} {'held MiB':>9} "
+        f"{'time×':>7} {'peak×':>7}"
     )
     print(
         f"soft Dice, forward+backward on {SHAPE}, float32, CPU, {args.threads} thread(s), "
@@ -190,8 +230,8 @@ def main() -> None:
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r['case']:<11} {r['impl']:<13} {r['time_ms']:>10.1f} {r['peak_mib']:>9.1f} "
-            f"{r['time_ratio']:>7.2f} {r['mem_ratio']:>7.2f}"
+            f"{r['case']:<13} {r['impl']:<13} {r['time_ms']:>10.1f} {r['peak_mib']:>9.1f} "
+            f"{r['held_mib']:>9.1f} {r['time_ratio']:>7.2f} {r['mem_ratio']:>7.2f}"
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     meta = {

@@ -198,6 +198,39 @@ def test_gradcheck(kind, case, squared, log_loss):
     assert torch.autograd.gradgradcheck(f, (x,))
 
 
+@pytest.mark.parametrize("case", ["multilabel", "mc_index", "mc_soft"])
+@pytest.mark.parametrize("squared", [False, True])
+def test_gradcheck_from_probabilities(case, squared):
+    """from_logits=False (the fused path with no activation): exact first and second
+    derivatives with respect to the probabilities."""
+    x, y, p, *_, mode = make_case(case, ignore=False)
+    q = p.reshape(x.shape) if mode == "multiclass" else torch.sigmoid(x)
+    q = q[:2, :, :2, :2].contiguous().requires_grad_(True)
+    y = y[:2, ..., :2, :2].contiguous()
+
+    def f(z):
+        return dice_loss(z, y, mode, from_logits=False, squared=squared, check="never")
+
+    assert torch.autograd.gradcheck(f, (q,))
+    assert torch.autograd.gradgradcheck(f, (q,))
+
+
+@pytest.mark.parametrize("case", ["multilabel", "mc_soft"])
+def test_target_that_needs_a_gradient_gets_one(case):
+    """A soft target that is itself trained (e.g. a teacher's output): gradients reach both the
+    input and the target (the composite path), and the value equals the fused path's."""
+    x, y, *_, mode = make_case(case, ignore=False)
+    x = x[:2, :, :2, :2].contiguous().requires_grad_(True)
+    y = (y[:2, :, :2, :2] * 0.8 + 0.1).contiguous()  # soft, inside (0, 1)
+    fused = dice_loss(x, y, mode, check="never")
+    yg = y.clone().requires_grad_(True)
+    composite = dice_loss(x, yg, mode, check="never")
+    torch.testing.assert_close(composite, fused)
+    gx, gy = torch.autograd.grad(composite, (x, yg))
+    assert gx.abs().sum() > 0 and gy.abs().sum() > 0
+    assert torch.autograd.gradcheck(lambda a, b: dice_loss(a, b, mode, check="never"), (x, yg))
+
+
 def test_extreme_logits_are_finite():
     x = torch.tensor([[[100.0, -100.0, 1e4, -1e4, float("inf"), float("-inf")]]])
     t = torch.tensor([[[1.0, 0.0, 0.0, 1.0, 1.0, 0.0]]])
@@ -332,30 +365,48 @@ def test_errors():
 # --------------------------------------------------------------------------------------------
 # the fused sums (activation + per-(sample, class) sums in one autograd.Function)
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kernel", ["sigmoid", "softmax"])
+KERNELS = [
+    ("dense", "sigmoid"),
+    ("dense", "softmax"),
+    ("dense", "identity"),
+    ("index", "softmax"),
+    ("index", "identity"),
+]
+
+
+def _kernel_case(kind, activation, masked, n, c, s, g, dtype=D):
+    from nllkit.functional import _overlap_kernels as k
+
+    x = torch.randn(n, c, s, generator=g, dtype=dtype) * 3
+    if activation == "identity":  # probabilities in [0, 1]
+        x = torch.rand(n, c, s, generator=g, dtype=dtype)
+    if kind == "dense":
+        fn, ref = k.DenseSums, k.dense_sums_reference
+        t = (torch.rand(n, c, s, generator=g, dtype=dtype) > 0.6).to(dtype)
+        t[:, 0] = torch.rand(n, s, generator=g, dtype=dtype)  # a soft channel
+        m = (torch.rand(n, c, s, generator=g) > 0.2).to(dtype) if masked else None
+    else:
+        fn, ref = k.IndexSums, k.index_sums_reference
+        t = torch.randint(0, c, (n, s), generator=g)
+        m = (torch.rand(n, s, generator=g) > 0.2).to(dtype) if masked else None
+    return fn, ref, x.requires_grad_(True), t, m
+
+
+@pytest.mark.parametrize(("kind", "activation"), KERNELS)
 @pytest.mark.parametrize("squared", [False, True])
 @pytest.mark.parametrize("masked", [False, True])
-def test_fused_sums_match_composite_over_several_slices(kernel, squared, masked):
+def test_fused_sums_match_composite_over_several_slices(kind, activation, squared, masked):
     """Values and gradients of the sliced Function == the plain autograd formula."""
     from nllkit.functional import _overlap_kernels as k
 
     g = torch.Generator().manual_seed(5)
     n, c, s = 23, 3, 2000  # 10 samples a slice: slices of 10, 10 and 3
     assert len(k._slices(torch.empty(n, c, s))) == 3
-    x = (torch.randn(n, c, s, generator=g, dtype=D) * 3).requires_grad_(True)
-    if kernel == "sigmoid":
-        fn, ref = k.SigmoidSums, k.sigmoid_sums_reference
-        t = (torch.rand(n, c, s, generator=g, dtype=D) > 0.6).to(D)
-        t[:, 0] = torch.rand(n, s, generator=g, dtype=D)  # a soft channel
-        m = (torch.rand(n, c, s, generator=g) > 0.2).to(D) if masked else None
-    else:
-        fn, ref = k.SoftmaxIndexSums, k.softmax_index_sums_reference
-        t = torch.randint(0, c, (n, s), generator=g)
-        m = (torch.rand(n, s, generator=g) > 0.2).to(D) if masked else None
+    fn, ref, x, t, m = _kernel_case(kind, activation, masked, n, c, s, g)
     ga, gb = torch.randn(n, c, generator=g, dtype=D), torch.randn(n, c, generator=g, dtype=D)
-    got = fn.apply(x, t, m, squared)
-    want = ref(x, t, m, squared)
-    if kernel == "softmax":  # a third output: the (masked) label count, no gradient
+    got = fn.apply(x, t, m, squared, activation)
+    want = ref(x, t, m, squared, activation)
+    if kind == "index":  # a third output: the (masked) label count, no gradient
         ones = torch.ones(t.shape, dtype=D) if m is None else m
         count = torch.zeros(n, c, dtype=D).scatter_add(1, t, ones)
         torch.testing.assert_close(got[2], count)
@@ -384,8 +435,8 @@ def test_fused_softmax_gradient_in_float32_matches_autograd(squared, masked):
     t = torch.randint(0, c, (n, s), generator=g)
     m = (torch.rand(n, s, generator=g) > 0.3).float() if masked else None
     ga, gb = torch.randn(n, c, generator=g), torch.randn(n, c, generator=g)
-    got = k.SoftmaxIndexSums.apply(x, t, m, squared)[:2]
-    want = k.softmax_index_sums_reference(x, t, m, squared)
+    got = k.IndexSums.apply(x, t, m, squared, "softmax")[:2]
+    want = k.index_sums_reference(x, t, m, squared, "softmax")
     (gx_got,) = torch.autograd.grad(got, x, (ga, gb))
     (gx_want,) = torch.autograd.grad(want, x, (ga, gb))
     assert gx_got.dtype == torch.float32
@@ -413,3 +464,40 @@ def test_soft_target_equal_to_sigmoid_of_logits_has_zero_loss():
         assert fn(x, torch.sigmoid(x), "multilabel", smooth=0.0).item() == 0.0
     x32 = torch.randn(4, 2, 64, 64)  # float32, several slices
     assert dice_loss(x32, torch.sigmoid(x32), "multilabel", smooth=0.0).item() == 0.0
+
+
+@pytest.mark.parametrize(("kind", "activation"), KERNELS)
+def test_fused_sums_second_backward_through_retained_graph_is_identical(kind, activation):
+    """For logits the kept probabilities become the first backward's gradient; a second backward
+    (retain_graph=True) computes them again and returns the same gradient, bit for bit."""
+    g = torch.Generator().manual_seed(3)
+    n, c = 7, 3
+    fn, _, x, t, m = _kernel_case(kind, activation, True, n, c, 9000, g, torch.float32)
+    out = fn.apply(x, t, m, False, activation)
+    grads = (torch.randn(n, c, generator=g), torch.randn(n, c, generator=g))
+    (first,) = torch.autograd.grad(out[:2], x, grads, retain_graph=True)
+    (second,) = torch.autograd.grad(out[:2], x, grads)
+    assert torch.equal(first, second)
+    assert first.abs().sum() > 0
+
+
+@pytest.mark.parametrize(("kind", "activation"), KERNELS)
+def test_fused_sums_kept_probabilities_give_the_same_values_and_are_released(kind, activation):
+    """For logits with a gradient the probabilities go to a kept x-sized buffer (without, to a
+    slice-sized workspace; probabilities are used as they are): the same values either way;
+    backward hands the buffer over as the gradient."""
+    g = torch.Generator().manual_seed(4)
+    fn, _, x, t, m = _kernel_case(kind, activation, False, 4, 3, 5000, g, torch.float32)
+    with torch.no_grad():
+        want = fn.apply(x, t, m, False, activation)
+    got = fn.apply(x, t, m, False, activation)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    node = got[0].grad_fn
+    if activation == "identity":
+        assert node.probs is None
+    else:
+        assert node.probs is not None and node.probs.shape == x.shape
+    got[0].sum().backward()
+    assert node.probs is None
+    assert x.grad is not None and torch.isfinite(x.grad).all()

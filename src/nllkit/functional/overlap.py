@@ -33,7 +33,7 @@ from ..guards import (
     needs_check,
     warn_if_probabilities,
 )
-from ._overlap_kernels import SigmoidSums, SoftmaxIndexSums
+from ._overlap_kernels import DenseSums, IndexSums
 from .focal import (
     _binary_target,
     _check_class_vector,
@@ -157,24 +157,25 @@ def _fused_stats(
     ignore_index: int | None,
     squared: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor | None] | None:
-    """``(TP, Σp or Σp², Σt or Σt², sample_valid)`` straight from the logits, or ``None``.
+    """``(TP, Σp or Σp², Σt or Σt², sample_valid)`` in one fused pass, or ``None``.
 
-    The sigmoid / softmax is fused with the sums (see ``_overlap_kernels``): nothing of the
-    input's size stays alive between forward and backward. Covers logits with sigmoid modes, and
-    multiclass with class-index targets; other inputs take the composite path (``_stats``).
+    The sigmoid / softmax (for logits) is fused with the sums (see ``_overlap_kernels``): no
+    temporary of the input's size, and for logits the probabilities become the gradient's buffer.
+    A target that needs a gradient takes the composite path (``_stats``) instead.
     """
-    if not from_logits or target.requires_grad:
+    if target.requires_grad:
         return None
     n = input.shape[0]
-    if mode == "multiclass":
-        if not _is_index_target(input, target):
-            return None
-        x = input.reshape(n, input.shape[1], -1)
-        t = target.reshape(n, -1)
-    else:
+    activation = "identity"
+    if from_logits:
+        activation = "softmax" if mode == "multiclass" else "sigmoid"
+    index = mode == "multiclass" and _is_index_target(input, target)
+    if mode == "binary":
         target = _binary_target(input, target, mode)
-        x = input.reshape(n, 1 if mode == "binary" else input.shape[1], -1)
-        t = target.reshape(x.shape)
+        x = input.reshape(n, 1, -1)
+    else:
+        x = input.reshape(n, input.shape[1], -1)
+    t = target.reshape(n, -1) if index else target.reshape(x.shape)
     x = x.to(torch.promote_types(x.dtype, torch.float32))
     valid = sample_valid = m = None
     if ignore_index is not None:
@@ -182,14 +183,14 @@ def _fused_stats(
         t = torch.where(valid, t, torch.zeros_like(t))
         m = valid.to(x.dtype)
         sample_valid = valid.flatten(1).any(1)
-    if mode == "multiclass":
-        sp, tp, st = SoftmaxIndexSums.apply(x, t, m, squared)
+    if index:
+        sp, tp, st = IndexSums.apply(x, t, m, squared, activation)
         return tp, sp, st, sample_valid
     t = t.to(x.dtype)
     if squared:
-        tp, sp = SigmoidSums.apply(x, t, m, True)
+        tp, sp = DenseSums.apply(x, t, m, True, activation)
         return tp, sp, torch.linalg.vecdot(t, t), sample_valid
-    sp, sabs = SigmoidSums.apply(x, t, m, False)
+    sp, sabs = DenseSums.apply(x, t, m, False, activation)
     st = t.sum(2)
     # TP = (Σp + Σt − Σ|p − t|) / 2: equals Σ p·t for hard targets, and Σt when p = t
     return (sp + st - sabs) / 2, sp, st, sample_valid
