@@ -29,6 +29,9 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cross_entropy.py
+	$(BIN)/python benchmarks/bench_threshold.py
+	$(BIN)/python benchmarks/bench_overlap.py
+	$(BIN)/python benchmarks/bench_focal.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

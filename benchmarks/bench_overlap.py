@@ -30,42 +30,16 @@ Usage: python benchmarks/bench_overlap.py [--repeats 15] [--threads 1]
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
-import os
-import statistics
-import sys
-import time
-import types
 from pathlib import Path
 from typing import Any
 
 import torch
+from _harness import fix_mmap_threshold, measure, smp_losses
 
 SHAPE = (16, 4, 128, 128)
 CASES = ("multiclass", "multilabel", "mc-onehot", "mc-per-sample", "ml-probs")
 RESULTS = Path(__file__).parent / "results" / "bench_overlap.json"
-
-
-def _smp_losses() -> Any | None:
-    name = "segmentation_models_pytorch"
-    if f"{name}.losses" in sys.modules:
-        return sys.modules[f"{name}.losses"]
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    if name not in sys.modules:
-        stub = types.ModuleType(name)
-        stub.__path__ = list(spec.submodule_search_locations)
-        sys.modules[name] = stub
-    try:
-        return importlib.import_module(f"{name}.losses")
-    except ImportError:
-        return None
 
 
 def _naive_dice(case: str) -> Any:
@@ -116,7 +90,7 @@ def make_losses(case: str) -> dict[str, Any]:
     except ImportError:
         losses["monai-formula"] = _naive_dice(case)
     if case in ("multiclass", "multilabel", "ml-probs"):
-        smp = _smp_losses()
+        smp = smp_losses()
         if smp is not None:
             losses["smp"] = smp.DiceLoss(mode, smooth=0.0, from_logits=case != "ml-probs")
         else:
@@ -139,27 +113,6 @@ def make_inputs(case: str) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def _status(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def memory(f: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[int, int]:
-    """``(peak, held)``: peak RSS growth of one forward+backward, and the RSS growth between
-    forward and backward (Linux: writing 5 to clear_refs resets VmHWM)."""
-    x.grad = None
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
-    before = _status("VmRSS")
-    out = f(x, y)
-    held = _status("VmRSS") - before
-    out.backward()
-    return _status("VmHWM") - before, held
-
-
 def time_all(case: str, repeats: int) -> tuple[dict[str, float], dict[str, Any], dict[str, float]]:
     losses = make_losses(case)
     x, y = make_inputs(case)
@@ -168,31 +121,12 @@ def time_all(case: str, repeats: int) -> tuple[dict[str, float], dict[str, Any],
     for k, v in values.items():
         if abs(v - ref) > 1e-4:
             raise SystemExit(f"{case}: {k} gives {v}, nllkit {ref}: not the same loss")
-    samples: dict[str, list[float]] = {k: [] for k in losses}
-    mem: dict[str, list[tuple[int, int]]] = {k: [] for k in losses}
-    for _ in range(2):  # warm-up
-        for f in losses.values():
-            f(x, y).backward()
-    for _ in range(repeats):
-        for k, f in losses.items():  # interleaved
-            x.grad = None
-            t0 = time.perf_counter()
-            f(x, y).backward()
-            samples[k].append(time.perf_counter() - t0)
-            mem[k].append(memory(f, x, y))
-    med = {k: statistics.median(v) for k, v in samples.items()}
-    peak = {k: int(statistics.median(a for a, _ in v)) for k, v in mem.items()}
-    held = {k: int(statistics.median(b for _, b in v)) for k, v in mem.items()}
+    med, peak, held = measure(losses, x, y, repeats)
     return med, {"peak": peak, "held": held}, values
 
 
 def main() -> None:
-    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
-        # a fixed threshold: every large tensor is its own mmap, returned to the OS when freed,
-        # so the resident size follows the live tensors (glibc otherwise raises the threshold
-        # after the first free and keeps freed blocks resident)
-        env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
-        os.execve(sys.executable, [sys.executable, __file__, *sys.argv[1:]], env)
+    fix_mmap_threshold()
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--threads", type=int, default=1)

@@ -6,10 +6,12 @@ modulating factor ``(1 − p_t)^γ`` that vanishes for confident, correct predic
     FL = −α_t · (1 − p_t)^γ · log p_t
 
 With ``γ = 0`` and ``α = None`` it *is* the cross-entropy (the Bernoulli or Categorical NLL),
-bit for bit. The factor is computed as ``exp(γ · log(1 − p_t))`` with ``log(1 − p_t)`` taken from
-log-sigmoids / log-sum-exps of the logits, never as ``(1 − p_t) ** γ`` on a probability: at a
-logit of ``±100`` the probability ``1 − p_t`` rounds to 0, where the derivative of ``u ** γ`` is
-infinite for ``γ < 1`` and the backward pass returns NaN (the bug several peer libraries shipped).
+bit for bit. Never ``(1 − p_t) ** γ`` on a rounded probability under autograd: at a logit of
+``±100`` the probability ``1 − p_t`` rounds to 0, where the derivative of ``u ** γ`` is infinite
+for ``γ < 1`` and the backward pass returns NaN (the bug several peer libraries shipped). The
+composite formula takes ``exp(γ · log(1 − p_t))`` with ``log(1 − p_t)`` from log-sigmoids /
+log-sum-exps of the logits; the fused kernels (``_focal_kernels``) write the derivative with the
+ratio ``p(1 − p)/(1 − p_t)``, which stays bounded.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._math import masked_mean, resolve_reduction, saturate_infinities
+from .._math import masked_mean, resolve_reduction
 from ..errors import ConfigurationError, InputShapeError, InputTypeError, InputValueError
 from ..guards import (
     check_broadcastable,
@@ -35,6 +37,13 @@ from ..guards import (
     mark_checked,
     needs_check,
     warn_if_probabilities,
+)
+from ._focal_kernels import (
+    SigmoidFocal,
+    SoftmaxFocal,
+    log1m_softmax,
+    saturate,
+    sigmoid_focal_reference,
 )
 
 __all__ = ["focal_loss"]
@@ -181,65 +190,21 @@ def _as_alpha(alpha: float | Sequence[float] | Tensor | None, mode: str) -> floa
 # --------------------------------------------------------------------------------------------
 # The kernels
 # --------------------------------------------------------------------------------------------
-def _log_weight(w: Tensor) -> Tensor:
-    """``log w`` for a weight ``w ∈ [0, 1]``, with ``log 0`` a huge *finite* negative number.
-
-    ``−inf`` would be exact in the forward pass but gives NaN derivatives (``−inf − (−inf)``);
-    ``−finfo.max / 2`` still vanishes under ``exp`` and keeps every derivative finite.
-    """
-    pos = w > 0
-    return torch.where(pos, torch.log(torch.where(pos, w, 1.0)), -torch.finfo(w.dtype).max / 2)
-
-
 def _sigmoid_focal(x: Tensor, t: Tensor, gamma: float, alpha: float | Tensor | None) -> Tensor:
-    """Elementwise sigmoid focal loss (torchvision's convention for soft targets)."""
+    """Elementwise sigmoid focal loss of raw logits (torchvision's convention for soft targets)."""
     if gamma == 0.0:
         # −[t log σ(x) + (1 − t) log σ(−x)]: torch's fused kernel, so γ = 0 is BCE bit for bit
-        loss = F.binary_cross_entropy_with_logits(x, t, reduction="none")
-    else:
-        ls_pos, ls_neg = F.logsigmoid(x), F.logsigmoid(-x)
-        # CE from the same log-sigmoids (accurate gradients at confident predictions)
-        ce = -(t * ls_pos + (1 - t) * ls_neg)
-        # 1 − p_t = t·σ(−x) + (1 − t)·σ(x), so log(1 − p_t) is a log-sum-exp of log-sigmoids
-        a, b = _log_weight(t) + ls_neg, _log_weight(1 - t) + ls_pos
-        # logaddexp(a, b) = max(a, b) + log1p(exp(−|a − b|)), written out: torch.logaddexp's
-        # double backward returns NaN when |a − b| is large
-        log1m_pt = torch.maximum(a, b) + torch.log1p(torch.exp(-(a - b).abs()))
-        loss = ce * torch.exp(gamma * log1m_pt)
+        loss = F.binary_cross_entropy_with_logits(saturate(x, gamma), t, reduction="none")
+    elif t.requires_grad or t.shape != x.shape:  # the composite formula, under autograd
+        loss = sigmoid_focal_reference(saturate(x, gamma), t, gamma)
+    else:  # the fused kernel (loss and gradient in one pass); α_t fused when α is a float
+        loss = SigmoidFocal.apply(x, t, gamma, alpha if isinstance(alpha, float) else None)
+        if not isinstance(alpha, Tensor):
+            return loss
     if alpha is not None:
         at = _class_view(alpha.to(x), x.ndim) if isinstance(alpha, Tensor) else alpha
         loss = loss * (at * t + (1 - at) * (1 - t))
     return loss
-
-
-def _saturate(logits: Tensor, gamma: float) -> Tensor:
-    """Finite stand-ins for ``±inf`` logits, small enough that ``γ · loss`` cannot overflow.
-
-    ``±inf`` becomes ``±finfo.max / (4 (1 + γ))`` with a straight-through (identity) gradient, so
-    a confident wrong prediction gives a huge finite loss and its limiting gradient, not NaN.
-    """
-    x = saturate_infinities(logits)
-    if not x.is_floating_point():
-        return x
-    bound = torch.finfo(x.dtype).max / (4.0 * (1.0 + gamma))
-    # value clamp(x), gradient identity: x + (clamp(x) − x).detach()
-    return x + (x.clamp(-bound, bound) - x).detach()
-
-
-def _log1m_softmax(x: Tensor, logp: Tensor) -> Tensor:
-    """``log(1 − softmax(x))`` along dim 1, accurate and with finite gradients everywhere.
-
-    For the largest class ``1 − p`` can round to 0, so it is a log-sum-exp over the *other*
-    classes minus the log-sum-exp over all; every other class has ``p ≤ ½`` and ``log1p(−p)`` is
-    accurate there.
-    """
-    is_max = torch.zeros_like(x, dtype=torch.bool).scatter_(1, x.argmax(1, keepdim=True), True)
-    lse = torch.logsumexp(x, 1, keepdim=True)
-    # log(1 − p_max) = logsumexp_{j ≠ max} x_j − logsumexp_j x_j
-    others = torch.logsumexp(x.masked_fill(is_max, -math.inf), 1, keepdim=True) - lse
-    # keep the unselected branch finite: torch.where multiplies its gradient by 0, and 0 · inf = NaN
-    safe = logp.masked_fill(is_max, -1.0)
-    return torch.where(is_max, others, torch.log1p(-safe.exp()))
 
 
 def focal_loss(
@@ -271,6 +236,13 @@ def focal_loss(
 
     So values and gradients are finite for every ``γ ≥ 0`` (including ``γ < 1``) at logits of
     ``±100`` or ``±1e4``, and ``±inf`` logits give the limit.
+
+    Computation: for ``γ > 0`` (sigmoid modes, and multiclass with class-index targets) the loss
+    and its gradient come out of one fused, slice-by-slice pass (``_focal_kernels``), with the
+    derivative written to stay exact where the textbook form cancels (``1 − p_t`` and ``p − t``
+    from ``σ(x)`` and ``σ(−x)`` separately, ``1 − p_y = Σ_{c≠y} p_c``); the composite formula
+    above serves double backward and targets that need a gradient. Half-precision logits are
+    computed in float32, and the loss is float32.
 
     Modes:
 
@@ -388,7 +360,9 @@ def focal_loss(
         )
         mark_checked("focal_loss")
 
-    x = _saturate(logits, gamma)
+    x = logits
+    if gamma != 0.0 and x.dtype in (torch.float16, torch.bfloat16):
+        x = x.float()  # the modulating factor and its gradient need float32's range
     if mode != "multiclass":
         return _reduce_sigmoid(x, target, gamma, a, weight, ignore_index, reduction)
     return _reduce_softmax(x, target, gamma, a, weight, ignore_index, reduction)
@@ -450,13 +424,14 @@ def _reduce_softmax(
     reduction: str,
 ) -> Tensor:
     assert not isinstance(alpha, float)  # rejected by _as_alpha in multiclass mode
-    # log p = x − logsumexp(x): torch's log-softmax kernel
-    logp = F.log_softmax(x, 1)
     if not _is_index_target(x, target):
+        x = saturate(x, gamma)
+        # log p = x − logsumexp(x): torch's log-softmax kernel
+        logp = F.log_softmax(x, 1)
         t = target.to(x.dtype)
         loss = -logp * t
         if gamma != 0.0:
-            loss = loss * torch.exp(gamma * _log1m_softmax(x, logp))
+            loss = loss * torch.exp(gamma * log1m_softmax(x, logp))
         if alpha is not None:
             loss = loss * _class_view(alpha.to(x), x.ndim)
         if weight is not None:
@@ -470,11 +445,12 @@ def _reduce_softmax(
     if ignore_index is not None:
         valid = target != ignore_index
         y = torch.where(valid, target, torch.zeros_like(target))
-    idx = y.unsqueeze(1)
-    loss = -logp.gather(1, idx).squeeze(1)
-    if gamma != 0.0:
-        log1m = _log1m_softmax(x, logp).gather(1, idx).squeeze(1)
-        loss = loss * torch.exp(gamma * log1m)
+    if gamma == 0.0:
+        # −log p_y, with log p = x − logsumexp(x): torch's log-softmax kernel
+        loss = -F.log_softmax(saturate(x, gamma), 1).gather(1, y.unsqueeze(1)).squeeze(1)
+    else:  # the fused kernel: loss and gradient in one pass
+        n, c = x.shape[:2]
+        loss = SoftmaxFocal.apply(x.reshape(n, c, -1), y.reshape(n, -1), gamma).view(y.shape)
     if alpha is not None:
         loss = loss * alpha.to(x)[y]
     w = None

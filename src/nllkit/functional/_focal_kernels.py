@@ -1,0 +1,263 @@
+r"""Fused focal-loss kernels: the loss and its gradient in one slice-by-slice pass.
+
+Two :class:`torch.autograd.Function` s compute the elementwise focal loss ``(1 − p_t)^γ · CE`` of
+logits (``γ > 0``) and, when the logits need a gradient, ``dL/dx`` in the same pass, from the
+same intermediate values; the backward only multiplies it by the incoming gradient, in place.
+They work on slices of about 2¹⁶ elements through reused, cache-resident workspaces, so a
+forward+backward reads the logits once and writes two tensors of their size (the loss and the
+gradient, which the backward hands over as ``dL/dx``) instead of the twenty-odd full-size
+temporaries of the composite formula.
+
+Sigmoid (``SigmoidFocal``; targets ``t`` in [0, 1], torchvision's ``p_t = p·t + (1 − p)(1 − t)``),
+with ``p = σ(x)`` and ``q = σ(−x)``, each the exponential of its own log-sigmoid::
+
+    CE = −(t·log σ(x) + (1 − t)·log σ(−x))
+    u  = 1 − p_t = (1 − t)·p + t·q                (a sum of non-negative terms: no cancellation)
+    L  = α_t · u^γ · CE
+    dL/dx = α_t · u^γ · (γ·(1 − 2t)·r·CE + (1 − t)·p − t·q),   r = p·q / u
+
+``du/dx = (1 − 2t)·p·q``, so ``γ·u^{γ−1}·du/dx = γ·u^γ·(1 − 2t)·r``: the ratio ``r`` stays bounded
+(``r = p_t`` for hard targets, ``≤ 1/(4·min(t, 1 − t))`` for soft ones), which is what keeps the
+gradient finite for ``γ < 1`` where ``u^{γ−1}`` alone overflows. Where ``u`` underflows to 0
+(hard target, ``|x|`` beyond ~100 in float32) ``r`` is set to its limit 1. ``(1 − t)·p − t·q``
+is ``p − t`` without the cancellation of ``p − 1`` at confident predictions.
+
+Softmax (``SoftmaxFocal``; class-index targets ``y``), with ``q = 1 − p_y``::
+
+    q  = Σ_{c ≠ y} p_c                            (accurate as p_y → 1, where 1 − p_y is not)
+    log p_y = log1p(−q) if q < ½ else log_softmax(x)_y
+    L  = −q^γ · log p_y
+    dL/dx_c = K·([c = y] − p_c),   K = q^γ·(γ·p_y·h − 1),   h = log p_y / q → −1 as q → 0
+
+and ``[c = y] − p_c`` is written as ``q`` at the label. Logits of ``±inf`` are clamped to
+``±finfo.max / (4(1 + γ))`` with an identity (straight-through) gradient, as the composite
+formula does. Double backward re-runs the composite formula under autograd; a second backward
+through a retained graph runs the kernel again (bit for bit the first one's gradient).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .._math import saturate_infinities
+
+# elements of one slice: 2**16 float32 values (256 KiB) stay in a core's L2 cache
+_SLICE = 1 << 16
+
+_aten = torch.ops.aten
+
+
+def _bound(dtype: torch.dtype, gamma: float) -> float:
+    """The largest |logit| used: ``γ · loss`` cannot overflow below it."""
+    return torch.finfo(dtype).max / (4.0 * (1.0 + gamma))
+
+
+def saturate(logits: Tensor, gamma: float) -> Tensor:
+    """Finite stand-ins for ``±inf`` logits, small enough that ``γ · loss`` cannot overflow.
+
+    ``±inf`` becomes ``±finfo.max / (4 (1 + γ))`` with a straight-through (identity) gradient, so
+    a confident wrong prediction gives a huge finite loss and its limiting gradient, not NaN.
+    """
+    x = saturate_infinities(logits)
+    if not x.is_floating_point():
+        return x
+    bound = _bound(x.dtype, gamma)
+    # value clamp(x), gradient identity: x + (clamp(x) − x).detach()
+    return x + (x.clamp(-bound, bound) - x).detach()
+
+
+# --------------------------------------------------------------------------------------------
+# The composite formulas (autograd): references, double backward, targets that need a gradient
+# --------------------------------------------------------------------------------------------
+def _log_weight(w: Tensor) -> Tensor:
+    """``log w`` for a weight ``w ∈ [0, 1]``, with ``log 0`` a huge *finite* negative number.
+
+    ``−inf`` would be exact in the forward pass but gives NaN derivatives (``−inf − (−inf)``);
+    ``−finfo.max / 2`` still vanishes under ``exp`` and keeps every derivative finite.
+    """
+    pos = w > 0
+    return torch.where(pos, torch.log(torch.where(pos, w, 1.0)), -torch.finfo(w.dtype).max / 2)
+
+
+def sigmoid_focal_reference(x: Tensor, t: Tensor, gamma: float) -> Tensor:
+    """Elementwise ``(1 − p_t)^γ · CE`` of saturated logits ``x`` (``γ > 0``), under autograd."""
+    ls_pos, ls_neg = F.logsigmoid(x), F.logsigmoid(-x)
+    # CE from the same log-sigmoids (accurate gradients at confident predictions)
+    ce = -(t * ls_pos + (1 - t) * ls_neg)
+    # 1 − p_t = t·σ(−x) + (1 − t)·σ(x), so log(1 − p_t) is a log-sum-exp of log-sigmoids
+    a, b = _log_weight(t) + ls_neg, _log_weight(1 - t) + ls_pos
+    # logaddexp(a, b) = max(a, b) + log1p(exp(−|a − b|)), written out: torch.logaddexp's
+    # double backward returns NaN when |a − b| is large
+    log1m_pt = torch.maximum(a, b) + torch.log1p(torch.exp(-(a - b).abs()))
+    return ce * torch.exp(gamma * log1m_pt)
+
+
+def log1m_softmax(x: Tensor, logp: Tensor) -> Tensor:
+    """``log(1 − softmax(x))`` along dim 1, accurate and with finite gradients everywhere.
+
+    For the largest class ``1 − p`` can round to 0, so it is a log-sum-exp over the *other*
+    classes minus the log-sum-exp over all; every other class has ``p ≤ ½`` and ``log1p(−p)`` is
+    accurate there.
+    """
+    is_max = torch.zeros_like(x, dtype=torch.bool).scatter_(1, x.argmax(1, keepdim=True), True)
+    lse = torch.logsumexp(x, 1, keepdim=True)
+    # log(1 − p_max) = logsumexp_{j ≠ max} x_j − logsumexp_j x_j
+    others = torch.logsumexp(x.masked_fill(is_max, -math.inf), 1, keepdim=True) - lse
+    # keep the unselected branch finite: torch.where multiplies its gradient by 0, and 0 · inf = NaN
+    safe = logp.masked_fill(is_max, -1.0)
+    return torch.where(is_max, others, torch.log1p(-safe.exp()))
+
+
+def softmax_focal_reference(x: Tensor, y: Tensor, gamma: float) -> Tensor:
+    """``−(1 − p_y)^γ · log p_y`` of saturated logits ``x`` ``(N, C, ...)``, under autograd."""
+    logp = F.log_softmax(x, 1)
+    idx = y.unsqueeze(1)
+    log1m = log1m_softmax(x, logp).gather(1, idx).squeeze(1)
+    return -logp.gather(1, idx).squeeze(1) * torch.exp(gamma * log1m)
+
+
+# --------------------------------------------------------------------------------------------
+# The fused kernels
+# --------------------------------------------------------------------------------------------
+def _sigmoid_focal_slices(
+    x: Tensor, t: Tensor, gamma: float, alpha: float | None, out: Tensor, grad: Tensor | None
+) -> None:
+    """``out = L`` and ``grad = dL/dx`` (unless None) for flat ``x``, ``t``, slice by slice."""
+    n = x.numel()
+    s = min(_SLICE, n)
+    if s == 0:
+        return
+    ws = [torch.empty(s, dtype=x.dtype, device=x.device) for _ in range(10)]
+    bound = _bound(x.dtype, gamma)
+    for i in range(0, n, s):
+        j = min(i + s, n)
+        X, LP, P, Q, U, CE, A, T1, W1, W2 = (w[: j - i] for w in ws)
+        xj, tj, lj = x[i:j], t[i:j], out[i:j]
+        torch.clamp(xj, -bound, bound, out=X)
+        _aten.log_sigmoid.out(X, out=LP)  # log σ(x)
+        torch.exp(LP, out=P)  # p = σ(x)
+        _aten.log_sigmoid.out(torch.neg(X, out=Q), out=Q)  # log σ(−x)
+        torch.neg(tj, out=T1).add_(1.0)  # 1 − t
+        # CE = −(t·log σ(x) + (1 − t)·log σ(−x)): products of log-sigmoids, no cancellation
+        torch.mul(T1, Q, out=CE).addcmul_(tj, LP).neg_()
+        Q.exp_()  # q = σ(−x), accurate where p rounds to 1
+        torch.mul(T1, P, out=U).addcmul_(tj, Q)  # u = 1 − p_t = (1 − t)·p + t·q
+        if grad is not None:
+            gj = grad[i:j]
+            # (1 − t)·p − t·q = p − t, without the cancellation of p − 1 for hard targets
+            torch.mul(T1, P, out=gj).addcmul_(tj, Q, value=-1.0)
+            # r = p·q / u, and its limit 1 where u underflows to 0 (0/0)
+            torch.mul(P, Q, out=W1).div_(U).nan_to_num_(nan=1.0)
+            W1.mul_(torch.sub(T1, tj, out=W2)).mul_(CE)  # (1 − 2t)·r·CE
+            gj.add_(W1, alpha=gamma)
+        U.pow_(gamma)  # (1 − p_t)^γ
+        torch.mul(U, CE, out=lj)
+        if grad is not None:
+            grad[i:j].mul_(U)
+        if alpha is not None:
+            torch.mul(tj, 2.0 * alpha - 1.0, out=A).add_(1.0 - alpha)  # α_t = α·t + (1 − α)(1 − t)
+            lj.mul_(A)
+            if grad is not None:
+                grad[i:j].mul_(A)
+
+
+def _softmax_focal_slices(
+    x: Tensor, y: Tensor, gamma: float, out: Tensor, grad: Tensor | None
+) -> None:
+    """``out = L`` ``(N, S)`` and ``grad = dL/dx`` (unless None) for ``x (N, C, S)``, ``y``."""
+    n = x.shape[0]
+    if x.numel() == 0:
+        return
+    step = max(1, _SLICE // max(1, x[0].numel()))
+    m = min(step, n)
+    wc = [torch.empty((m, *x.shape[1:]), dtype=x.dtype, device=x.device) for _ in range(3)]
+    w1 = [torch.empty((m, 1, *x.shape[2:]), dtype=x.dtype, device=x.device) for _ in range(4)]
+    bound = _bound(x.dtype, gamma)
+    for i in range(0, n, step):
+        j = min(i + step, n)
+        X, LP, P = (w[: j - i] for w in wc)
+        LY, Q, U, H = (w[: j - i] for w in w1)
+        xj, yj, lj = x[i:j], y[i:j].unsqueeze(1), out[i:j].unsqueeze(1)
+        torch.clamp(xj, -bound, bound, out=X)
+        torch.log_softmax(X, 1, out=LP)  # log p = x − logsumexp(x)
+        torch.exp(LP, out=P)
+        # q = 1 − p_y = Σ_{c≠y} p_c: a sum of non-negative terms, accurate as p_y → 1
+        torch.sum(X.copy_(P).scatter_(1, yj, 0.0), 1, keepdim=True, out=Q)
+        torch.gather(LP, 1, yj, out=LY)
+        # log p_y = log1p(−q) where q < ½ (accurate there), the log-softmax elsewhere
+        torch.where(Q < 0.5, torch.log1p(-Q), LY, out=LY)
+        torch.pow(Q, gamma, out=U)  # (1 − p_y)^γ
+        torch.mul(U, LY, out=lj).neg_()
+        if grad is not None:
+            # h = log p_y / q, and its limit −1 where q underflows to 0 (0/0)
+            torch.div(LY, Q, out=H).nan_to_num_(nan=-1.0)
+            # K = q^γ·(γ·p_y·h − 1); dL/dx_c = −K·p_c, and K·q at the label
+            K = torch.exp(LY, out=LY).mul_(H).mul_(gamma).sub_(1.0).mul_(U)
+            torch.mul(P, K, out=grad[i:j]).neg_().scatter_(1, yj, Q.mul_(K))
+
+
+class SigmoidFocal(torch.autograd.Function):
+    """Elementwise ``α_t·(1 − p_t)^γ·CE`` of logits ``x`` and targets ``t`` (same shape), γ > 0."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, t: Tensor, gamma: float, alpha: float | None) -> Tensor:
+        out = torch.empty_like(x, memory_format=torch.contiguous_format)
+        grad = torch.empty_like(out) if ctx.needs_input_grad[0] else None
+        xf, tf = x.reshape(-1), t.reshape(-1)
+        _sigmoid_focal_slices(xf, tf, gamma, alpha, out.view(-1), _flat(grad))
+        ctx.save_for_backward(x, t)
+        ctx.grad, ctx.gamma, ctx.alpha = grad, gamma, alpha
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> Any:
+        x, t = ctx.saved_tensors
+        if torch.is_grad_enabled():  # double backward: differentiate the composite formula
+            with torch.enable_grad():
+                loss = sigmoid_focal_reference(saturate(x, ctx.gamma), t, ctx.gamma)
+                if ctx.alpha is not None:
+                    loss = loss * (ctx.alpha * t + (1 - ctx.alpha) * (1 - t))
+                (gx,) = torch.autograd.grad(loss, x, grad_out, create_graph=True)
+            return gx, None, None, None
+        grad, ctx.grad = ctx.grad, None
+        if grad is None:  # a second backward through a retained graph: run the kernel again
+            grad = torch.empty_like(x, memory_format=torch.contiguous_format)
+            xf, tf = x.reshape(-1), t.reshape(-1)
+            _sigmoid_focal_slices(xf, tf, ctx.gamma, ctx.alpha, torch.empty_like(xf), grad.view(-1))
+        return grad.mul_(grad_out), None, None, None
+
+
+class SoftmaxFocal(torch.autograd.Function):
+    """``−(1 − p_y)^γ·log p_y`` ``(N, S)`` of logits ``x (N, C, S)`` and labels ``y (N, S)``."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, y: Tensor, gamma: float) -> Tensor:
+        out = torch.empty(y.shape, dtype=x.dtype, device=x.device)
+        grad = torch.empty_like(x) if ctx.needs_input_grad[0] else None
+        _softmax_focal_slices(x, y, gamma, out, grad)
+        ctx.save_for_backward(x, y)
+        ctx.grad, ctx.gamma = grad, gamma
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> Any:
+        x, y = ctx.saved_tensors
+        if torch.is_grad_enabled():  # double backward: differentiate the composite formula
+            with torch.enable_grad():
+                loss = softmax_focal_reference(saturate(x, ctx.gamma), y, ctx.gamma)
+                (gx,) = torch.autograd.grad(loss, x, grad_out, create_graph=True)
+            return gx, None, None
+        grad, ctx.grad = ctx.grad, None
+        if grad is None:  # a second backward through a retained graph: run the kernel again
+            grad = torch.empty_like(x)
+            _softmax_focal_slices(x, y, ctx.gamma, torch.empty_like(grad_out), grad)
+        return grad.mul_(grad_out.unsqueeze(1)), None, None
+
+
+def _flat(t: Tensor | None) -> Tensor | None:
+    return None if t is None else t.view(-1)
