@@ -86,3 +86,15 @@ def test_infinite_values_are_reported_when_not_allowed():
     with pytest.raises(InputValueError, match=r"without NaN or Inf.*1 such value"):
         guards.check_finite(torch.tensor([0.0, float("inf")]), "x")
     guards.check_finite(torch.tensor([0.0, float("inf")]), "x", allow_inf=True)
+
+
+def test_fused_kernel_slices_by_device():
+    """Fused kernels slice by ~2**16 elements on a CPU (cache) and 2**22 elsewhere (launches)."""
+    from nllkit._math import SLICE_ACCELERATOR, SLICE_CPU, samples_per_slice, slice_elements
+
+    cpu, meta = torch.empty(100, 3, 1000), torch.empty(100, 3, 1000, device="meta")
+    assert slice_elements(cpu) == SLICE_CPU == 2**16
+    assert slice_elements(meta) == SLICE_ACCELERATOR == 2**22
+    assert samples_per_slice(cpu) == 2**16 // 3000
+    assert samples_per_slice(meta) == 2**22 // 3000
+    assert samples_per_slice(torch.empty(2, 3, 10**6)) == 1  # a sample larger than a slice

@@ -96,3 +96,22 @@ def apply_reduction(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "sum":
         return loss.sum()
     return loss
+
+
+# Elements per slice of the fused, slice-by-slice kernels (functional/_overlap_kernels.py and
+# _focal_kernels.py): on a CPU 2**16 float32 values (256 KiB) keep a slice's temporaries in a
+# core's L2 cache (measured best of 2**14 to 2**20); on an accelerator a slice only has to
+# amortise the launch of each op, and its workspaces stay a few times 16 MiB.
+SLICE_CPU = 1 << 16
+SLICE_ACCELERATOR = 1 << 22
+
+
+def slice_elements(x: Tensor) -> int:
+    """How many elements of ``x`` one slice of a fused kernel covers, by device."""
+    return SLICE_CPU if x.device.type == "cpu" else SLICE_ACCELERATOR
+
+
+def samples_per_slice(x: Tensor) -> int:
+    """Samples (dim 0) of ``x`` in one slice: as many as fit in :func:`slice_elements`, ≥ 1."""
+    per = x[0].numel() if x.shape[0] else 1
+    return max(1, slice_elements(x) // max(1, per))

@@ -3,10 +3,10 @@ r"""Fused focal-loss kernels: the loss and its gradient in one slice-by-slice pa
 Two :class:`torch.autograd.Function` s compute the elementwise focal loss ``(1 − p_t)^γ · CE`` of
 logits (``γ > 0``) and, when the logits need a gradient, ``dL/dx`` in the same pass, from the
 same intermediate values; the backward only multiplies it by the incoming gradient, in place.
-They work on slices of about 2¹⁶ elements through reused, cache-resident workspaces, so a
-forward+backward reads the logits once and writes two tensors of their size (the loss and the
-gradient, which the backward hands over as ``dL/dx``) instead of the twenty-odd full-size
-temporaries of the composite formula.
+They work on slices (about 2¹⁶ elements on a CPU, cache-resident; 2²² on an accelerator, to
+amortise kernel launches) through reused workspaces, so a forward+backward reads the logits once
+and writes two tensors of their size (the loss and the gradient, which the backward hands over
+as ``dL/dx``) instead of the twenty-odd full-size temporaries of the composite formula.
 
 Sigmoid (``SigmoidFocal``; targets ``t`` in [0, 1], torchvision's ``p_t = p·t + (1 − p)(1 − t)``),
 with ``p = σ(x)`` and ``q = σ(−x)``, each the exponential of its own log-sigmoid::
@@ -44,10 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._math import saturate_infinities
-
-# elements of one slice: 2**16 float32 values (256 KiB) stay in a core's L2 cache
-_SLICE = 1 << 16
+from .._math import samples_per_slice, saturate_infinities, slice_elements
 
 _aten = torch.ops.aten
 
@@ -129,7 +126,7 @@ def _sigmoid_focal_slices(
 ) -> None:
     """``out = L`` and ``grad = dL/dx`` (unless None) for flat ``x``, ``t``, slice by slice."""
     n = x.numel()
-    s = min(_SLICE, n)
+    s = min(slice_elements(x), n)
     if s == 0:
         return
     ws = [torch.empty(s, dtype=x.dtype, device=x.device) for _ in range(10)]
@@ -173,7 +170,7 @@ def _softmax_focal_slices(
     n = x.shape[0]
     if x.numel() == 0:
         return
-    step = max(1, _SLICE // max(1, x[0].numel()))
+    step = samples_per_slice(x)
     m = min(step, n)
     wc = [torch.empty((m, *x.shape[1:]), dtype=x.dtype, device=x.device) for _ in range(3)]
     w1 = [torch.empty((m, 1, *x.shape[2:]), dtype=x.dtype, device=x.device) for _ in range(4)]

@@ -35,8 +35,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-# elements of one slice: 2**16 float32 values (256 KiB) stay in a core's L2 cache
-_SLICE = 1 << 16
+from .._math import samples_per_slice
 
 _aten = torch.ops.aten
 
@@ -47,9 +46,8 @@ ACTIVATIONS: dict[str, Callable[..., Tensor]] = {
 
 
 def _step(x: Tensor) -> int:
-    """Samples a slice: as many as fit in ``_SLICE`` elements, at least one."""
-    per = x[0].numel() if x.shape[0] else 1
-    return max(1, _SLICE // max(1, per))
+    """Samples a slice (about 2¹⁶ elements on a CPU, cache-resident; see ``_math``)."""
+    return samples_per_slice(x)
 
 
 def _split(t: Tensor | None, step: int, n: int) -> list[Tensor | None]:
