@@ -135,6 +135,7 @@ def test_shapes_subprocess(tmp_path):
         assert 0.0 <= t[key] <= 1.0
     assert t["iou_tuned"] <= t["dice_tuned"]  # IoU = D / (2 − D) ≤ D per image
     assert m["results"][0]["module"] == "nllkit.nn.CombinedLoss"
+    assert m["config"]["select_by"] == "calibrated-nll"  # the default for images
 
 
 def _csv(path: Path, n: int = 120, labels: tuple[str, ...] = ("no", "yes")) -> Path:
@@ -201,6 +202,17 @@ def test_multilabel_csv_in_process(tmp_path):
     )
     m = check_report(out, ["bce"], "multilabel")
     assert len(m["results"][0]["test"]["threshold"]) == 2  # one tuned threshold per label
+    assert m["config"]["select_by"] == "nll"  # the default for tables
+    assert "early stopping on validation NLL (raw)" in (out / "report.html").read_text()
+    curves = m["results"][0]["curves"]
+    assert len(curves["val_nll_calibrated"]) == len(curves["val_nll"]) == 2
+    # --select-by calibrated-nll: written in the config and the report
+    cal = tmp_path / "cal"
+    args = ["compare", "--csv", str(csv), "--target", "l1,l2", "--epochs", "2", "-q"]
+    assert main([*args, "--losses", "bce", "--select-by", "calibrated-nll", "--out", str(cal)]) == 0
+    assert json.loads((cal / "metrics.json").read_text())["config"]["select_by"] == "calibrated-nll"
+    html = (cal / "report.html").read_text()
+    assert "early stopping on validation NLL after temperature scaling" in html
 
 
 # --------------------------------------------------------------------------------------------

@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Adam L2 weight decay (default: 1e-2 tables, 1e-4 images)",
     )
     c.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    c.add_argument(
+        "--select-by",
+        choices=["calibrated-nll", "nll"],
+        help="validation score of early stopping: the NLL after temperature scaling "
+        "(cross-fitted; fair to losses that are not likelihoods, such as Dice or focal) or the "
+        "raw NLL (default: calibrated-nll for images, nll for tables)",
+    )
     c.add_argument("--seed", type=int, default=0, help="seed of the split, init and batches")
     c.add_argument("--out", default="nllkit-report", help="output folder (default: nllkit-report)")
     c.add_argument(

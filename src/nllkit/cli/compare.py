@@ -34,8 +34,22 @@ __all__ = ["DEFAULTS", "run_compare"]
 
 #: training defaults by data kind (a flag overrides them)
 DEFAULTS = {
-    "table": {"epochs": 60, "batch_size": 32, "lr": 3e-3, "patience": 10, "weight_decay": 1e-2},
-    "image": {"epochs": 12, "batch_size": 16, "lr": 3e-3, "patience": 4, "weight_decay": 1e-4},
+    "table": {
+        "epochs": 60,
+        "batch_size": 32,
+        "lr": 3e-3,
+        "patience": 10,
+        "weight_decay": 1e-2,
+        "select_by": "nll",
+    },
+    "image": {
+        "epochs": 12,
+        "batch_size": 16,
+        "lr": 3e-3,
+        "patience": 4,
+        "weight_decay": 1e-4,
+        "select_by": "calibrated-nll",
+    },
 }
 MODEL_TEXT = {
     "table": "MLP (standardised features → 64 → 64 → outputs, ReLU)",
@@ -274,6 +288,7 @@ def run_compare(args: Namespace, argv: list[str]) -> int:
         patience=args.patience or int(d["patience"]),
         seed=args.seed,
         weight_decay=float(d["weight_decay"]) if args.weight_decay is None else args.weight_decay,
+        select_by=str(args.select_by or d["select_by"]).replace("-", "_"),
     )
     out = Path(args.out)
     config = {
@@ -286,6 +301,7 @@ def run_compare(args: Namespace, argv: list[str]) -> int:
         "batch_size": settings.batch_size,
         "lr": settings.lr,
         "patience": settings.patience,
+        "select_by": settings.select_by.replace("_", "-"),
         "weight_decay": settings.weight_decay,
         "metric": args.metric,
         "model": MODEL_TEXT[ds.kind],
@@ -397,6 +413,7 @@ def _run_one(
         metric,
         tr.train_loss,
         tr.val_nll,
+        tr.val_nll_calibrated,
         tr.best_epoch,
         ev,
     )
@@ -418,5 +435,9 @@ def _run_one(
         "temperature": ev.temperature,
         "calibration_note": ev.note,
         "test": ev.metrics,
-        "curves": {"train_loss": tr.train_loss, "val_nll": tr.val_nll},
+        "curves": {
+            "train_loss": tr.train_loss,
+            "val_nll": tr.val_nll,
+            "val_nll_calibrated": tr.val_nll_calibrated,
+        },
     }

@@ -1,6 +1,7 @@
 """The figures of a ``nllkit compare`` report: one four-panel PNG per loss.
 
-Panels: (1) training curves (training loss and validation NLL per epoch, best epoch marked);
+Panels: (1) training curves (training loss and validation NLL per epoch, raw and after
+temperature scaling, best epoch marked);
 (2) :func:`nllkit.plot.probability_histogram` of the test probabilities with the tuned threshold;
 (3) :func:`nllkit.plot.threshold_curve` of the validation metric (where the threshold was tuned);
 (4) :func:`nllkit.plot.reliability_diagram` of the test set before and after temperature
@@ -22,10 +23,20 @@ from .evaluate import N_BINS, Evaluation
 __all__ = ["loss_figure"]
 
 
-def _curves(ax: Any, train_loss: list[float], val_nll: list[float], best_epoch: int) -> None:
+def _curves(
+    ax: Any,
+    train_loss: list[float],
+    val_nll: list[float],
+    val_nll_calibrated: list[float],
+    best_epoch: int,
+) -> None:
     epochs = np.arange(1, len(train_loss) + 1)
     ax.plot(epochs, train_loss, label="training loss", color="#4C72B0")
     ax.plot(epochs, val_nll, label="validation NLL", color="#DD8452")
+    if val_nll_calibrated:
+        ax.plot(
+            epochs, val_nll_calibrated, label="validation NLL, calibrated", color="#55A868", ls="--"
+        )
     if best_epoch:
         ax.axvline(best_epoch, color="0.4", ls=":", lw=1, label=f"best epoch {best_epoch}")
     ax.set_xlabel("epoch")
@@ -40,6 +51,7 @@ def loss_figure(
     metric: str,
     train_loss: list[float],
     val_nll: list[float],
+    val_nll_calibrated: list[float],
     best_epoch: int,
     ev: Evaluation,
 ) -> None:
@@ -48,7 +60,7 @@ def loss_figure(
 
     fig = Figure(figsize=(18, 4.2), dpi=80, layout="constrained")
     axes = fig.subplots(1, 4)
-    _curves(axes[0], train_loss, val_nll, best_epoch)
+    _curves(axes[0], train_loss, val_nll, val_nll_calibrated, best_epoch)
     threshold = ev.threshold if isinstance(ev.threshold, float) else None
     plot.probability_histogram(
         ev.test_probs, ev.test_labels, threshold, log=len(ev.test_probs) > 5000, ax=axes[1]

@@ -18,6 +18,8 @@ from typing import Any
 
 __all__ = ["TABLE_COLUMNS", "atomic_write", "render_html", "round_floats", "write_metrics"]
 
+_SELECT_TEXT = {"calibrated-nll": "after temperature scaling ", "nll": "(raw) "}
+
 #: (metrics key, column title, higher is better) of the results table, in order
 TABLE_COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("nll", "NLL", False),
@@ -139,7 +141,8 @@ def render_html(state: dict[str, Any], folder: Path) -> str:
         f"<tr><td>training</td><td>{esc(cfg['model'])}; Adam lr {cfg['lr']}, weight decay "
         f"{cfg.get('weight_decay', 0)}, batch "
         f"{cfg['batch_size']}, up to {cfg['epochs']} epochs, early stopping on validation NLL "
-        f"(patience {cfg['patience']})</td></tr>",
+        f"{_SELECT_TEXT.get(cfg.get('select_by', 'nll'), '')}(patience {cfg['patience']})"
+        "</td></tr>",
         f"<tr><td>decision</td><td>threshold tuned on validation for <code>{esc(cfg['metric'])}"
         "</code>; temperature scaling fitted on validation; all metrics on test</td></tr>",
         f"<tr><td>command</td><td><code>{esc(' '.join(state['command']))}</code></td></tr>",
