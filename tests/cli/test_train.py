@@ -37,7 +37,7 @@ def test_best_epoch_follows_the_selection_score(shapes):
 
 def test_unknown_selection_score_raises(shapes):
     s = Settings(epochs=1, batch_size=16, lr=3e-3, patience=1, seed=0, select_by="dice")
-    with pytest.raises(ConfigurationError, match="select_by.*calibrated_nll"):
+    with pytest.raises(ConfigurationError, match=r"select_by.*calibrated_nll"):
         train(shapes, DiceLoss("binary"), s)
 
 

@@ -33,7 +33,7 @@ from .train import Settings, prepare, train
 __all__ = ["DEFAULTS", "run_compare"]
 
 #: training defaults by data kind (a flag overrides them)
-DEFAULTS = {
+DEFAULTS: dict[str, dict[str, Any]] = {
     "table": {
         "epochs": 60,
         "batch_size": 32,
