@@ -10,6 +10,8 @@ Cases:
 * ``multiclass``: a softmax over 4 classes, class-index targets, ``gamma=2``. Peer: MONAI
   ``FocalLoss(use_softmax=True, to_onehot_y=True, gamma=2)``, times ``C`` (its mean runs over
   classes too). smp's multiclass focal is a one-vs-rest sigmoid loss, a different number.
+* ``mc-onehot``: the same with one-hot float targets ``(N, C, H, W)`` (MONAI's usual input:
+  ``FocalLoss(use_softmax=True, gamma=2)``, times ``C``); nllkit takes its soft-target path.
 
 Every implementation computes the same number (checked before timing). The plain cross-entropy
 (torch's fused kernel) is timed alongside as a yardstick, not a peer: focal loss cannot be
@@ -32,7 +34,7 @@ import torch.nn.functional as F
 from _harness import fix_mmap_threshold, measure, smp_losses
 
 SHAPE = (16, 4, 128, 128)
-CASES = ("multilabel", "multiclass")
+CASES = ("multilabel", "multiclass", "mc-onehot")
 RESULTS = Path(__file__).parent / "results" / "bench_focal.json"
 YARDSTICK = "torch CE"
 
@@ -65,12 +67,16 @@ def make_losses(case: str) -> dict[str, Any]:
             losses["smp"] = smp.FocalLoss("multilabel", alpha=0.25, gamma=2.0)
         losses[YARDSTICK] = F.binary_cross_entropy_with_logits
     else:
+        onehot = case == "mc-onehot"
         losses["nllkit"] = FocalLoss("multiclass", gamma=2.0, check="never")
         try:
             from monai.losses import FocalLoss as MonaiFocal
 
-            m = MonaiFocal(gamma=2.0, use_softmax=True, to_onehot_y=True)
-            losses["monai"] = lambda x, y: m(x, y.unsqueeze(1)) * x.shape[1]
+            m = MonaiFocal(gamma=2.0, use_softmax=True, to_onehot_y=not onehot)
+            if onehot:
+                losses["monai"] = lambda x, y: m(x, y) * x.shape[1]
+            else:
+                losses["monai"] = lambda x, y: m(x, y.unsqueeze(1)) * x.shape[1]
         except ImportError:
             losses["monai-formula"] = _softmax_formula
         losses[YARDSTICK] = F.cross_entropy
@@ -78,16 +84,18 @@ def make_losses(case: str) -> dict[str, Any]:
 
 
 def _softmax_formula(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """−(1 − p_y)² log p_y, the mean over positions, written naively."""
-    logp = torch.log_softmax(x, 1).gather(1, y.unsqueeze(1))
-    return (-((1 - logp.exp()) ** 2) * logp).mean()
+    """Σ_c −t_c (1 − p_c)² log p_c, the mean over positions, written naively."""
+    t = y if y.is_floating_point() else F.one_hot(y, x.shape[1]).movedim(-1, 1).to(x.dtype)
+    logp = torch.log_softmax(x, 1)
+    return (-t * (1 - logp.exp()) ** 2 * logp).sum(1).mean()
 
 
 def make_inputs(case: str) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     x = (torch.randn(SHAPE, generator=g) * 2).requires_grad_(True)
-    if case == "multiclass":
-        return x, torch.randint(0, SHAPE[1], (SHAPE[0], *SHAPE[2:]), generator=g)
+    if case in ("multiclass", "mc-onehot"):
+        y = torch.randint(0, SHAPE[1], (SHAPE[0], *SHAPE[2:]), generator=g)
+        return x, (F.one_hot(y, SHAPE[1]).movedim(-1, 1).float() if case == "mc-onehot" else y)
     return x, (torch.rand(SHAPE, generator=g) > 0.9).float()
 
 

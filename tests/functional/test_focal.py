@@ -449,20 +449,27 @@ def test_binary_target_without_channel_and_all_ignored():
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("gamma", [0.5, 2.0, 3.3])
-@pytest.mark.parametrize("case", ["sigmoid", "sigmoid_soft_alpha", "softmax"])
+@pytest.mark.parametrize("case", ["sigmoid", "sigmoid_soft_alpha", "softmax", "softmax_dense"])
 def test_fused_kernels_match_composite_over_several_slices(dtype, gamma, case):
     """Values and gradients of the fused Functions == the composite autograd formula, on
     inputs of several slices (a short last one) with extreme logits mixed in."""
     from nllkit.functional import _focal_kernels as k
 
     g = torch.Generator().manual_seed(7)
-    if case == "softmax":
+    if case.startswith("softmax"):
         x = torch.randn(37, 5, 900, generator=g, dtype=dtype) * 6  # 14 samples a slice
         x[0, 0, :3] = torch.tensor([100.0, 1e4, float("inf")], dtype=dtype)
         y = torch.randint(0, 5, (37, 900), generator=g)
         y[0, :3] = 0
-        ref = k.softmax_focal_reference(k.saturate(x.requires_grad_(True), gamma), y, gamma)
-        got = k.SoftmaxFocal.apply(x, y, gamma)
+        x.requires_grad_(True)
+        if case == "softmax":
+            ref = k.softmax_focal_reference(k.saturate(x, gamma), y, gamma)
+            got = k.SoftmaxFocal.apply(x, y, gamma)
+        else:  # soft targets: a smoothed one-hot, and a few exact one-hot rows
+            t = torch.softmax(torch.randn(37, 5, 900, generator=g, dtype=dtype), 1)
+            t[:, :, :10] = torch.nn.functional.one_hot(y[:, :10], 5).movedim(-1, 1).to(dtype)
+            ref = k.softmax_focal_dense_reference(k.saturate(x, gamma), t, gamma)
+            got = k.SoftmaxFocalDense.apply(x, t, gamma)
     else:
         x = torch.randn(3 * 2**16 + 123, generator=g, dtype=dtype) * 6
         x[:6] = torch.tensor([100.0, -100.0, 1e4, -1e4, float("inf"), float("-inf")])
@@ -484,7 +491,7 @@ def test_fused_kernels_match_composite_over_several_slices(dtype, gamma, case):
     torch.testing.assert_close(g_got, g_ref, **tol)
 
 
-@pytest.mark.parametrize("case", ["sigmoid", "softmax"])
+@pytest.mark.parametrize("case", ["sigmoid", "softmax", "softmax_dense"])
 def test_fused_kernels_second_backward_and_no_grad(case):
     """A second backward through a retained graph gives the first one's gradient bit for bit;
     without a gradient the values are the same (no gradient is computed)."""
@@ -494,6 +501,9 @@ def test_fused_kernels_second_backward_and_no_grad(case):
     if case == "softmax":
         x, t = torch.randn(9, 4, 3000, generator=g), torch.randint(0, 4, (9, 3000), generator=g)
         fn = lambda z: k.SoftmaxFocal.apply(z, t, 2.0)  # noqa: E731
+    elif case == "softmax_dense":
+        x, t = torch.randn(9, 4, 3000, generator=g), torch.rand(9, 4, 3000, generator=g)
+        fn = lambda z: k.SoftmaxFocalDense.apply(z, t, 2.0)  # noqa: E731
     else:
         x, t = torch.randn(100_000, generator=g), torch.rand(100_000, generator=g)
         fn = lambda z: k.SigmoidFocal.apply(z, t, 2.0, 0.25)  # noqa: E731
@@ -535,3 +545,23 @@ def test_soft_target_that_needs_a_gradient_gets_one():
     x.requires_grad_(True)
     torch.testing.assert_close(focal_loss(x, tg, alpha=0.25), focal_loss(x, t, alpha=0.25))
     assert torch.autograd.gradcheck(lambda a, b: focal_loss(a, b, alpha=0.25), (x, tg))
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_confident_multiclass_focal_is_exact_for_index_and_one_hot_targets(gamma):
+    """At p_y → 1 (a logit gap of 30) both multiclass kernels match the float64 formula written
+    with 1 − p_y = Σ_{c≠y} p_c, and one-hot targets give the index targets' numbers."""
+    x = torch.tensor([[30.0, 0.0, -5.0], [0.0, 30.0, 2.0]], dtype=D, requires_grad=True)
+    y = torch.tensor([0, 1])
+    oh = torch.nn.functional.one_hot(y, 3).to(D)
+    a = focal_loss(x, y, "multiclass", gamma=gamma, reduction="none")
+    (ga,) = torch.autograd.grad(a.sum(), x)
+    b = focal_loss(x, oh, "multiclass", gamma=gamma, reduction="none")
+    (gb,) = torch.autograd.grad(b.sum(), x)
+    xd = x.detach()
+    others = torch.exp(xd - torch.logsumexp(xd, 1, keepdim=True)).masked_fill(oh.bool(), 0)
+    q = others.sum(1)  # 1 − p_y, without cancellation
+    want = -(q**gamma) * torch.log1p(-q)
+    torch.testing.assert_close(a, want, rtol=1e-13, atol=0)
+    torch.testing.assert_close(b, want, rtol=1e-13, atol=0)
+    torch.testing.assert_close(gb, ga, rtol=1e-12, atol=1e-300)

@@ -118,6 +118,12 @@ def softmax_focal_reference(x: Tensor, y: Tensor, gamma: float) -> Tensor:
     return -logp.gather(1, idx).squeeze(1) * torch.exp(gamma * log1m)
 
 
+def softmax_focal_dense_reference(x: Tensor, t: Tensor, gamma: float) -> Tensor:
+    """``Σ_c −t_c·(1 − p_c)^γ·log p_c`` over dim 1 of saturated logits ``x``, under autograd."""
+    logp = F.log_softmax(x, 1)
+    return (-logp * t * torch.exp(gamma * log1m_softmax(x, logp))).sum(1)
+
+
 # --------------------------------------------------------------------------------------------
 # The fused kernels
 # --------------------------------------------------------------------------------------------
@@ -173,12 +179,12 @@ def _softmax_focal_slices(
     step = samples_per_slice(x)
     m = min(step, n)
     wc = [torch.empty((m, *x.shape[1:]), dtype=x.dtype, device=x.device) for _ in range(3)]
-    w1 = [torch.empty((m, 1, *x.shape[2:]), dtype=x.dtype, device=x.device) for _ in range(4)]
+    w1 = [torch.empty((m, 1, *x.shape[2:]), dtype=x.dtype, device=x.device) for _ in range(5)]
     bound = _bound(x.dtype, gamma)
     for i in range(0, n, step):
         j = min(i + step, n)
         X, LP, P = (w[: j - i] for w in wc)
-        LY, Q, U, H = (w[: j - i] for w in w1)
+        LY, Q, U, H, M = (w[: j - i] for w in w1)
         xj, yj, lj = x[i:j], y[i:j].unsqueeze(1), out[i:j].unsqueeze(1)
         torch.clamp(xj, -bound, bound, out=X)
         torch.log_softmax(X, 1, out=LP)  # log p = x − logsumexp(x)
@@ -186,8 +192,11 @@ def _softmax_focal_slices(
         # q = 1 − p_y = Σ_{c≠y} p_c: a sum of non-negative terms, accurate as p_y → 1
         torch.sum(X.copy_(P).scatter_(1, yj, 0.0), 1, keepdim=True, out=Q)
         torch.gather(LP, 1, yj, out=LY)
-        # log p_y = log1p(−q) where q < ½ (accurate there), the log-softmax elsewhere
-        torch.where(Q < 0.5, torch.log1p(-Q), LY, out=LY)
+        # log p_y = log1p(−q) where q < ½ (accurate there), the log-softmax elsewhere; the 0/1
+        # mask is arithmetic (sign, clamp): comparisons and torch.where are slow on a CPU
+        torch.neg(Q, out=M).add_(0.5).sign_().clamp_min_(0.0)  # [q < ½]
+        torch.mul(Q, M, out=H).neg_().log1p_().mul_(M)
+        LY.addcmul_(LY, M, value=-1.0).add_(H)
         torch.pow(Q, gamma, out=U)  # (1 − p_y)^γ
         torch.mul(U, LY, out=lj).neg_()
         if grad is not None:
@@ -196,6 +205,53 @@ def _softmax_focal_slices(
             # K = q^γ·(γ·p_y·h − 1); dL/dx_c = −K·p_c, and K·q at the label
             K = torch.exp(LY, out=LY).mul_(H).mul_(gamma).sub_(1.0).mul_(U)
             torch.mul(P, K, out=grad[i:j]).neg_().scatter_(1, yj, Q.mul_(K))
+
+
+def _softmax_focal_dense_slices(
+    x: Tensor, t: Tensor, gamma: float, out: Tensor, grad: Tensor | None
+) -> None:
+    """``out = Σ_c t_c·FL_c`` ``(N, S)`` and ``grad`` (unless None) for ``x``, ``t`` ``(N, C, S)``."""
+    n = x.shape[0]
+    if x.numel() == 0:
+        return
+    step = samples_per_slice(x)
+    m = min(step, n)
+    wc = [torch.empty((m, *x.shape[1:]), dtype=x.dtype, device=x.device) for _ in range(7)]
+    w1 = [torch.empty((m, 1, *x.shape[2:]), dtype=x.dtype, device=x.device) for _ in range(2)]
+    bound = _bound(x.dtype, gamma)
+    for i in range(0, n, step):
+        j = min(i + step, n)
+        X, LP, P, Q, W, TOP, NOT = (w[: j - i] for w in wc)
+        QT, S = (w[: j - i] for w in w1)
+        tj, lj = t[i:j], out[i:j].unsqueeze(1)
+        torch.clamp(x[i:j], -bound, bound, out=X)
+        torch.log_softmax(X, 1, out=LP)  # log p = x − logsumexp(x)
+        torch.exp(LP, out=P)
+        # q_c = 1 − p_c is accurate where p_c ≤ ½; at the one class with p_c > ½ (if any) it is
+        # Σ_{c' ≠ c} p_c' instead, a sum of non-negative terms. The 0/1 masks are arithmetic
+        # (sign, clamp): comparisons and torch.where are several times slower on a CPU.
+        torch.sub(P, 0.5, out=TOP).sign_().clamp_min_(0.0)  # [p_c > ½]
+        torch.neg(TOP, out=NOT).add_(1.0)
+        torch.sum(torch.mul(P, NOT, out=W), 1, keepdim=True, out=QT)
+        torch.neg(P, out=Q).add_(1.0).mul_(NOT).addcmul_(TOP, QT)
+        # log p_c: log1p(−q_c) at the top class (accurate there), the log-softmax elsewhere
+        torch.mul(Q, TOP, out=W).neg_().log1p_().mul_(TOP)
+        LP.mul_(NOT).add_(W)
+        torch.pow(Q, gamma, out=X)  # (1 − p_c)^γ
+        torch.mul(X, LP, out=W).mul_(tj)
+        torch.sum(W, 1, keepdim=True, out=lj).neg_()  # Σ_c −t_c·(1 − p_c)^γ·log p_c
+        if grad is not None:
+            # a_c = t_c·K_c, K_c = (1 − p_c)^γ·(γ·p_c·h_c − 1), h_c = log p_c / q_c (→ −1 as
+            # q_c → 0); dL/dx_j = a_j − p_j·Σ_c a_c
+            torch.div(LP, Q, out=W).nan_to_num_(nan=-1.0)
+            W.mul_(P).mul_(gamma).sub_(1.0).mul_(X).mul_(tj)
+            gj = grad[i:j]
+            torch.addcmul(W, P, torch.sum(W, 1, keepdim=True, out=S), value=-1.0, out=gj)
+            # at the top class a_j − p_j·Σ_c a_c cancels as p_j → 1: there it is
+            # a_j·q_j − p_j·Σ_{c≠j} a_c
+            torch.sum(torch.mul(W, NOT, out=X), 1, keepdim=True, out=S)
+            torch.mul(W, Q, out=X).addcmul_(P, S, value=-1.0).mul_(TOP)
+            gj.mul_(NOT).add_(X)
 
 
 class SigmoidFocal(torch.autograd.Function):
@@ -253,6 +309,33 @@ class SoftmaxFocal(torch.autograd.Function):
         if grad is None:  # a second backward through a retained graph: run the kernel again
             grad = torch.empty_like(x)
             _softmax_focal_slices(x, y, ctx.gamma, torch.empty_like(grad_out), grad)
+        return grad.mul_(grad_out.unsqueeze(1)), None, None
+
+
+class SoftmaxFocalDense(torch.autograd.Function):
+    """``Σ_c −t_c·(1 − p_c)^γ·log p_c`` ``(N, S)`` of logits and targets ``(N, C, S)``."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, t: Tensor, gamma: float) -> Tensor:
+        out = torch.empty((x.shape[0], *x.shape[2:]), dtype=x.dtype, device=x.device)
+        grad = torch.empty_like(x) if ctx.needs_input_grad[0] else None
+        _softmax_focal_dense_slices(x, t, gamma, out, grad)
+        ctx.save_for_backward(x, t)
+        ctx.grad, ctx.gamma = grad, gamma
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> Any:
+        x, t = ctx.saved_tensors
+        if torch.is_grad_enabled():  # double backward: differentiate the composite formula
+            with torch.enable_grad():
+                loss = softmax_focal_dense_reference(saturate(x, ctx.gamma), t, ctx.gamma)
+                (gx,) = torch.autograd.grad(loss, x, grad_out, create_graph=True)
+            return gx, None, None
+        grad, ctx.grad = ctx.grad, None
+        if grad is None:  # a second backward through a retained graph: run the kernel again
+            grad = torch.empty_like(x)
+            _softmax_focal_dense_slices(x, t, ctx.gamma, torch.empty_like(grad_out), grad)
         return grad.mul_(grad_out.unsqueeze(1)), None, None
 
 

@@ -41,6 +41,7 @@ from ..guards import (
 from ._focal_kernels import (
     SigmoidFocal,
     SoftmaxFocal,
+    SoftmaxFocalDense,
     log1m_softmax,
     saturate,
     sigmoid_focal_reference,
@@ -425,18 +426,24 @@ def _reduce_softmax(
 ) -> Tensor:
     assert not isinstance(alpha, float)  # rejected by _as_alpha in multiclass mode
     if not _is_index_target(x, target):
-        x = saturate(x, gamma)
-        # log p = x − logsumexp(x): torch's log-softmax kernel
-        logp = F.log_softmax(x, 1)
         t = target.to(x.dtype)
-        loss = -logp * t
-        if gamma != 0.0:
-            loss = loss * torch.exp(gamma * log1m_softmax(x, logp))
-        if alpha is not None:
-            loss = loss * _class_view(alpha.to(x), x.ndim)
-        if weight is not None:
-            loss = loss * _class_view(weight.to(x), x.ndim)
-        loss = loss.sum(1)
+        # α_c and w_c weigh class c's term: fold them into its target weight t_c
+        for v in (alpha, weight):
+            if v is not None:
+                t = t * _class_view(v.to(x), x.ndim)
+        if gamma == 0.0 or t.requires_grad:  # the composite formula, under autograd
+            x = saturate(x, gamma)
+            # log p = x − logsumexp(x): torch's log-softmax kernel
+            logp = F.log_softmax(x, 1)
+            loss = -logp * t
+            if gamma != 0.0:
+                loss = loss * torch.exp(gamma * log1m_softmax(x, logp))
+            loss = loss.sum(1)
+        else:  # the fused kernel: loss and gradient in one pass
+            n, c = x.shape[:2]
+            shape = (n, *x.shape[2:])
+            loss = SoftmaxFocalDense.apply(x.reshape(n, c, -1), t.reshape(n, c, -1), gamma)
+            loss = loss.view(shape)
         if reduction == "mean":
             return loss.mean()
         return loss.sum() if reduction == "sum" else loss
