@@ -1,6 +1,6 @@
 r"""Fused focal-loss kernels: the loss and its gradient in one slice-by-slice pass.
 
-Two :class:`torch.autograd.Function` s compute the elementwise focal loss ``(1 − p_t)^γ · CE`` of
+Three :class:`torch.autograd.Function` s compute the elementwise focal loss ``(1 − p_t)^γ · CE`` of
 logits (``γ > 0``) and, when the logits need a gradient, ``dL/dx`` in the same pass, from the
 same intermediate values; the backward only multiplies it by the incoming gradient, in place.
 They work on slices (about 2¹⁶ elements on a CPU, cache-resident; 2²² on an accelerator, to
@@ -29,7 +29,20 @@ Softmax (``SoftmaxFocal``; class-index targets ``y``), with ``q = 1 − p_y``::
     L  = −q^γ · log p_y
     dL/dx_c = K·([c = y] − p_c),   K = q^γ·(γ·p_y·h − 1),   h = log p_y / q → −1 as q → 0
 
-and ``[c = y] − p_c`` is written as ``q`` at the label. Logits of ``±inf`` are clamped to
+and ``[c = y] − p_c`` is written as ``q`` at the label.
+
+Softmax with class-probability (or one-hot) targets ``t`` (``SoftmaxFocalDense``), per class
+``c`` with ``q_c = 1 − p_c`` (the sum over the other classes for the one class with
+``p_c > ½``, if any, the only one where ``1 − p_c`` cancels)::
+
+    L  = Σ_c −t_c·q_c^γ·log p_c
+    dL/dx_j = a_j − p_j·Σ_c a_c,   a_c = t_c·q_c^γ·(γ·p_c·h_c − 1),   h_c = log p_c / q_c
+
+and, at the top class, ``a_j·q_j − p_j·Σ_{c≠j} a_c`` instead, which does not cancel as
+``p_j → 1``. Its 0/1 masks are arithmetic (``sign``, ``clamp``): comparisons and
+``torch.where`` run several times slower than a multiplication on a CPU.
+
+Logits of ``±inf`` are clamped to
 ``±finfo.max / (4(1 + γ))`` with an identity (straight-through) gradient, as the composite
 formula does. Double backward re-runs the composite formula under autograd; a second backward
 through a retained graph runs the kernel again (bit for bit the first one's gradient).

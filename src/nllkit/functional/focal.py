@@ -238,8 +238,8 @@ def focal_loss(
     So values and gradients are finite for every ``γ ≥ 0`` (including ``γ < 1``) at logits of
     ``±100`` or ``±1e4``, and ``±inf`` logits give the limit.
 
-    Computation: for ``γ > 0`` (sigmoid modes, and multiclass with class-index targets) the loss
-    and its gradient come out of one fused, slice-by-slice pass (``_focal_kernels``), with the
+    Computation: for ``γ > 0`` (every mode and target kind) the loss and its gradient come out
+    of one fused, slice-by-slice pass (``_focal_kernels``), with the
     derivative written to stay exact where the textbook form cancels (``1 − p_t`` and ``p − t``
     from ``σ(x)`` and ``σ(−x)`` separately, ``1 − p_y = Σ_{c≠y} p_c``); the composite formula
     above serves double backward and targets that need a gradient. Half-precision logits are
