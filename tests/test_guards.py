@@ -98,3 +98,16 @@ def test_fused_kernel_slices_by_device():
     assert samples_per_slice(cpu) == 2**16 // 3000
     assert samples_per_slice(meta) == 2**22 // 3000
     assert samples_per_slice(torch.empty(2, 3, 10**6)) == 1  # a sample larger than a slice
+
+
+def test_ignore_mask_zeroes_ignored_targets_and_keeps_dtypes():
+    from nllkit._math import ignore_mask
+
+    t = torch.tensor([0.0, 1.0, -1.0, 0.25, -1.0], dtype=torch.float64)
+    t0, m = ignore_mask(t, -1, torch.float32)
+    assert t0.dtype == m.dtype == torch.float32
+    assert t0.tolist() == [0.0, 1.0, 0.0, 0.25, 0.0] and m.tolist() == [1, 1, 0, 1, 0]
+    y = torch.tensor([[2, 255, 0], [255, 1, 3]])
+    y0, k = ignore_mask(y, 255, torch.float64)
+    assert y0.dtype == torch.int64 and k.dtype == torch.float64
+    assert y0.tolist() == [[2, 0, 0], [0, 1, 3]] and k.tolist() == [[1, 0, 1], [0, 1, 1]]

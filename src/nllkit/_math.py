@@ -89,6 +89,23 @@ def masked_mean(total: Tensor, denominator: Tensor) -> Tensor:
     return (total.to(acc) / den).to(total.dtype)
 
 
+def ignore_mask(target: Tensor, ignore_index: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """``(target, mask)``: the target with its ignored entries set to 0, and a mask in ``dtype``
+    that is 1 where the target counts and 0 where it equals ``ignore_index``.
+
+    Floating-point targets come back in ``dtype``; class indices stay integers. Built with one
+    comparison written straight into the mask's dtype and multiplications: ``torch.where`` and
+    boolean tensors are several times slower on a CPU. A loss multiplied by the mask drops its
+    ignored entries as long as they are finite (the losses here keep them finite).
+    """
+    out = torch.empty(target.shape, dtype=dtype, device=target.device)
+    if target.is_floating_point():
+        mask = torch.ne(target, ignore_index, out=out)
+        return target.to(dtype) * mask, mask
+    keep = torch.ne(target, ignore_index, out=torch.empty_like(target))
+    return target * keep, out.copy_(keep)
+
+
 def apply_reduction(loss: Tensor, reduction: str) -> Tensor:
     """Apply ``reduction`` ('mean' | 'sum' | 'none') to an elementwise loss."""
     if reduction == "mean":

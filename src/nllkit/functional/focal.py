@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._math import masked_mean, resolve_reduction
+from .._math import ignore_mask, masked_mean, resolve_reduction
 from ..errors import ConfigurationError, InputShapeError, InputTypeError, InputValueError
 from ..guards import (
     check_broadcastable,
@@ -398,18 +398,17 @@ def _reduce_sigmoid(
     ignore_index: int | None,
     reduction: str,
 ) -> Tensor:
-    valid = None
+    keep = None
     if ignore_index is not None:
-        valid = t != ignore_index
-        t = torch.where(valid, t, torch.zeros_like(t))
+        t, keep = ignore_mask(t, ignore_index, x.dtype)
     t = t.to(x.dtype)
     loss = _sigmoid_focal(x, t, gamma, alpha)
     if weight is not None:
         loss = loss * weight
-    if valid is not None:
-        loss = torch.where(valid, loss, torch.zeros_like(loss))
+    if keep is not None:
+        loss = loss * keep  # finite everywhere: the logits are saturated
         if reduction == "mean":
-            return masked_mean(loss.sum(), valid.sum())
+            return masked_mean(loss.sum(), keep.sum())
     if reduction == "mean":
         return loss.mean()
     return loss.sum() if reduction == "sum" else loss
@@ -447,11 +446,10 @@ def _reduce_softmax(
         if reduction == "mean":
             return loss.mean()
         return loss.sum() if reduction == "sum" else loss
-    valid = None
+    keep = None
     y = target
     if ignore_index is not None:
-        valid = target != ignore_index
-        y = torch.where(valid, target, torch.zeros_like(target))
+        y, keep = ignore_mask(target, ignore_index, x.dtype)
     if gamma == 0.0:
         # −log p_y, with log p = x − logsumexp(x): torch's log-softmax kernel
         loss = -F.log_softmax(saturate(x, gamma), 1).gather(1, y.unsqueeze(1)).squeeze(1)
@@ -464,16 +462,16 @@ def _reduce_softmax(
     if weight is not None:
         w = weight.to(x)[y]
         loss = loss * w
-    if valid is not None:
-        loss = torch.where(valid, loss, torch.zeros_like(loss))
+    if keep is not None:
+        loss = loss * keep  # finite everywhere: the logits are saturated
         if w is not None:
-            w = torch.where(valid, w, torch.zeros_like(w))
+            w = w * keep
     if reduction == "none":
         return loss
     if reduction == "sum":
         return loss.sum()
     if w is not None:
         return masked_mean(loss.sum(), w.sum())
-    if valid is not None:
-        return masked_mean(loss.sum(), valid.sum())
+    if keep is not None:
+        return masked_mean(loss.sum(), keep.sum())
     return loss.mean()

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .._math import masked_mean, resolve_reduction
+from .._math import ignore_mask, masked_mean, resolve_reduction
 from ..errors import ConfigurationError, InputShapeError
 from ..guards import (
     check_finite,
@@ -177,12 +177,10 @@ def _fused_stats(
         x = input.reshape(n, input.shape[1], -1)
     t = target.reshape(n, -1) if index else target.reshape(x.shape)
     x = x.to(torch.promote_types(x.dtype, torch.float32))
-    valid = sample_valid = m = None
+    sample_valid = m = None
     if ignore_index is not None:
-        valid = t != ignore_index
-        t = torch.where(valid, t, torch.zeros_like(t))
-        m = valid.to(x.dtype)
-        sample_valid = valid.flatten(1).any(1)
+        t, m = ignore_mask(t, ignore_index, x.dtype)
+        sample_valid = m.flatten(1).sum(1) > 0
     if index:
         sp, tp, st = IndexSums.apply(x, t, m, squared, activation)
         return tp, sp, st, sample_valid
