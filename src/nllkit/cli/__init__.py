@@ -1,9 +1,11 @@
-"""The ``nllkit`` command: ``nllkit compare`` (the main job) and ``nllkit explain``.
+"""The ``nllkit`` command: ``nllkit compare`` (the main job), ``nllkit explain``, ``nllkit check``.
 
 ``nllkit compare`` trains the same small model with several losses on the same split, tunes a
 threshold and a temperature on validation, scores each on test, and writes ``report.html``,
 ``metrics.json`` and the figures (see ``docs/cli.md``). ``nllkit explain NAME`` prints the recipe
-of one likelihood or loss. Bad input ends with one line on stderr and exit status 2.
+of one likelihood or loss. ``nllkit check MODEL --loss LOSS`` says whether a model outputs what a
+loss expects (logits, probabilities or log-probabilities); it exits 1 when it finds a problem.
+Bad input ends with one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ names: bce, ce, focal, dice, tversky, jaccard (those in this build); `nllkit exp
 """
 
 
+_EPILOG_CHECK = """\
+example:
+  nllkit check models.py:Net --loss BCEWithLogitsLoss --input-shape 8,3,32,32
+exit status: 0 ok, 1 problems found (fails a CI job), 2 bad input.
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line on stderr and exit status 2 (argparse's usage block is left out)."""
@@ -34,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluate import TUNABLE_METRICS
 
     parser = _Parser(prog="nllkit", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", metavar="{compare,explain}", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="{compare,explain,check}", parser_class=_Parser
+    )
     c = sub.add_parser(
         "compare",
         help="compare losses on a data set and write a report",
@@ -88,11 +99,48 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the recipe of one likelihood or loss; with no NAME, list them.",
     )
     e.add_argument("name", nargs="?", metavar="NAME", help="e.g. bce, Bernoulli, FocalLoss")
+
+    k = sub.add_parser(
+        "check",
+        help="check that a model outputs what its loss expects",
+        description="Check a model/loss pairing: does the model output what the loss expects "
+        "(logits, probabilities or log-probabilities)? Prints one 'problem: ' line per finding "
+        "(exit 1) or one 'ok: ' line (exit 0); bad input exits 2.",
+        epilog=_EPILOG_CHECK,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    k.add_argument(
+        "model",
+        metavar="MODEL",
+        help="module.path:attr or path/to/file.py:attr: an nn.Module, an nn.Module class, or a "
+        "function returning one (called with no arguments)",
+    )
+    k.add_argument(
+        "--loss",
+        required=True,
+        metavar="LOSS",
+        help="a loss class (BCELoss, torch.nn.BCELoss, mypkg.losses:MyLoss) or one spec of the "
+        "--losses language (bce, focal:gamma=2, bce+0.5*dice)",
+    )
+    k.add_argument(
+        "--task",
+        choices=["binary", "multiclass", "multilabel", "segmentation"],
+        help="task a spec is built for (default: binary, or multiclass for specs such as ce)",
+    )
+    k.add_argument(
+        "--input-shape",
+        metavar="N,C,...",
+        help="also run the model on a seeded random batch of this shape and check its outputs",
+    )
+    k.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``nllkit`` command; returns the exit status (0, 2 for bad input, 130 on Ctrl-C)."""
+    """Run the ``nllkit`` command; returns the exit status.
+
+    0 on success, 1 when ``nllkit check`` finds a problem, 2 for bad input, 130 on Ctrl-C.
+    """
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
@@ -117,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
 
             print(explain(args.name) if args.name else list_names())
             return 0
+        if args.command == "check":
+            from .check import run_check
+
+            return run_check(args)
         parser.print_help()
         return 2
     except NLLKitError as err:
