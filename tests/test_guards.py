@@ -18,11 +18,45 @@ def test_sigmoid_before_bce_with_logits_is_found():
     assert guards.inspect_model(model, NN.BCEWithLogitsLoss())  # nllkit's module too
 
 
-def test_softmax_or_logsoftmax_before_cross_entropy_is_found():
-    for layer in (nn.Softmax(dim=1), nn.LogSoftmax(dim=1)):
-        model = nn.Sequential(nn.Linear(4, 3), layer)
-        (finding,) = guards.inspect_model(model, NN.CrossEntropyLoss())
-        assert f"remove the final {type(layer).__name__}" in finding
+def test_softmax_before_cross_entropy_is_found():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=1))
+    (finding,) = guards.inspect_model(model, NN.CrossEntropyLoss())
+    assert "remove the final Softmax" in finding
+    (finding,) = guards.inspect_model(model, NN.FocalLoss("multiclass"))
+    assert "remove the final Softmax" in finding
+
+
+def test_log_softmax_before_a_softmax_loss_is_harmless_but_not_before_a_sigmoid_one():
+    """Log-probabilities are valid logits for a softmax (softmax(log_softmax(z)) = softmax(z)):
+    CrossEntropyLoss on them gives the same loss, and so does a multiclass focal or Dice loss.
+    A sigmoid loss on them is wrong."""
+    logsm = nn.Sequential(nn.Linear(4, 3), nn.LogSoftmax(dim=1))
+    x = torch.randn(16, 4)
+    for loss in (nn.CrossEntropyLoss(), NN.CrossEntropyLoss(), NN.FocalLoss("multiclass")):
+        assert guards.inspect_model(logsm, loss) == []
+        assert guards.inspect_model(logsm, loss, x) == []
+    (finding,) = guards.inspect_model(logsm, NN.BCEWithLogitsLoss())
+    assert "ends in LogSoftmax" in finding
+    y = torch.randint(0, 3, (16,))
+    z = torch.randn(16, 3)
+    torch.testing.assert_close(
+        nn.functional.cross_entropy(torch.log_softmax(z, 1), y), nn.functional.cross_entropy(z, y)
+    )
+
+
+def test_all_negative_logits_are_not_taken_for_log_probabilities():
+    """A rare class's logits are mostly negative: only rows that log-sum-exp to 0 are
+    log-probabilities, so a plain linear head with negative outputs raises nothing."""
+    model = nn.Linear(4, 3)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.fill_(-4.0)
+    x = torch.randn(16, 4)
+    assert guards.inspect_model(model, nn.CrossEntropyLoss(), x) == []
+    (finding,) = guards.inspect_model(model, nn.NLLLoss(), x)
+    assert "NLLLoss expects log-probabilities but the model outputs logits" in finding
+    logsm = nn.Sequential(model, nn.LogSoftmax(dim=1))
+    assert guards.inspect_model(logsm, nn.NLLLoss(), x) == []
 
 
 def test_right_pairings_have_no_findings():

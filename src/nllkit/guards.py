@@ -304,6 +304,21 @@ def _expects(loss: nn.Module) -> str | None:
     return _EXPECTS.get(type(loss).__name__)
 
 
+def _softmax_link(loss: nn.Module) -> bool:
+    """Whether ``loss`` applies a softmax over classes (not a sigmoid) to its logits."""
+    return type(loss).__name__ == "CrossEntropyLoss" or getattr(loss, "mode", None) == "multiclass"
+
+
+def _normalised_log(out: Tensor) -> bool:
+    """Log-probabilities over dim 1: every value ≤ 0 and each row's log-sum-exp 0 (≈ 1e-3).
+
+    All-negative logits alone are no sign (a rare class's logits mostly are).
+    """
+    if out.ndim < 2 or not bool((out <= 0).all()):
+        return False
+    return bool((torch.logsumexp(out.double(), 1).abs() < 1e-3).all())
+
+
 def _last_layer(model: nn.Module) -> nn.Module | None:
     leaves = [m for m in model.modules() if not list(m.children())]
     leaves = [m for m in leaves if not isinstance(m, (nn.Dropout, nn.Identity))]
@@ -350,7 +365,7 @@ def inspect_model(
         if isinstance(out, Tensor) and out.is_floating_point() and out.numel() >= 8:
             if bool(((out >= 0) & (out <= 1)).all()):
                 out_range = "probabilities"
-            elif bool((out <= 0).all()):
+            elif _normalised_log(out):
                 out_range = "log"
             else:
                 out_range = "logits"
@@ -359,6 +374,8 @@ def inspect_model(
     for leaf in _leaf_losses(loss):
         lname = type(leaf).__name__
         expects = _expects(leaf)
+        if expects == "logits" and produced == "log" and _softmax_link(leaf):
+            continue  # log-probabilities are logits too: softmax(log_softmax(z)) = softmax(z)
         if expects == "logits" and produced != "logits":
             findings.append(
                 f"the model {where} {'' if last_name in _LINK_LAYERS else produced + ' '}but "

@@ -150,8 +150,10 @@ def test_a_sum_reports_each_logits_term(capsys, models):
 
 
 def test_ce_infers_multiclass_and_a_given_task_is_kept(capsys, models):
-    code, out, _ = check(capsys, "models.py:log_softmax_head", "--loss", "ce")
+    code, out, _ = check(capsys, "models.py:softmax_head", "--loss", "ce")
     assert code == 1 and "CrossEntropyLoss" in out  # built for multiclass without --task
+    code, out, _ = check(capsys, "models.py:log_softmax_head", "--loss", "ce")
+    assert code == 0 and "CrossEntropyLoss" in out  # log-probabilities are valid logits
     code, out, _ = check(capsys, "models.py:linear", "--loss", "ce", "--task", "multiclass")
     assert code == 0 and "CrossEntropyLoss" in out
     code, _, err = check(capsys, "models.py:linear", "--loss", "ce", "--task", "binary")
@@ -247,3 +249,10 @@ def test_python_m_nllkit_check_subprocess(tmp_path):
     assert r.returncode == 1, r.stderr
     assert r.stdout.startswith("problem: the model ends in Sigmoid but BCEWithLogitsLoss")
     assert r.stderr == ""
+
+
+def test_an_output_too_small_to_judge_says_so(capsys, models):
+    code, out, _ = check(
+        capsys, "models.py:linear", "--loss", "BCEWithLogitsLoss", "--input-shape", "2,4"
+    )
+    assert code == 0 and "too few values to judge" in out and " in [" not in out

@@ -237,8 +237,10 @@ def run_check(args: argparse.Namespace) -> int:
                 found=f"its forward raised {_one_line(err)}",
                 fix="give the shape the model takes, batch dimension first",
             ) from None
-        if isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel():
+        if isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() >= 8:
             seen = f", output {tuple(out.shape)} in [{out.min():.3g}, {out.max():.3g}]"
+        elif isinstance(out, torch.Tensor):
+            seen = f", output {tuple(out.shape)} (too few values to judge: use a larger batch)"
         else:
             seen = f", output of type {type(out).__name__} (range not checked)"
     findings = inspect_model(model, loss, x)
