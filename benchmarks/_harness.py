@@ -16,6 +16,7 @@ import sys
 import time
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,6 +33,11 @@ def fix_mmap_threshold() -> None:
     if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
         env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def results_path(default: Path, threads: int) -> Path:
+    """``default`` for one thread, ``<stem>_threads<N>.json`` beside it for ``N`` threads."""
+    return default if threads == 1 else default.with_name(f"{default.stem}_threads{threads}.json")
 
 
 def smp_losses() -> Any | None:

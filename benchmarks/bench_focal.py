@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from _harness import fix_mmap_threshold, measure, smp_losses
+from _harness import fix_mmap_threshold, measure, results_path, smp_losses
 
 SHAPE = (16, 4, 128, 128)
 CASES = ("multilabel", "multiclass", "mc-onehot")
@@ -147,11 +147,12 @@ def main() -> None:
             f"{r['held_mib']:>9.1f} {r['time_ratio']:>7.2f} {r['mem_ratio']:>7.2f} "
             f"{r['time_vs_ce']:>6.2f}"
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    results = results_path(RESULTS, args.threads)
+    results.parent.mkdir(parents=True, exist_ok=True)
     meta = {"shape": SHAPE, "threads": args.threads, "repeats": args.repeats}
     meta["torch"] = torch.__version__
-    RESULTS.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"wrote {RESULTS}")
+    results.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    print(f"wrote {results}")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from _harness import fix_mmap_threshold, measure, smp_losses
+from _harness import fix_mmap_threshold, measure, results_path, smp_losses
 
 SHAPE = (16, 4, 128, 128)
 CASES = ("multiclass", "multilabel", "mc-onehot", "mc-per-sample", "ml-probs")
@@ -167,15 +167,16 @@ def main() -> None:
             f"{r['case']:<13} {r['impl']:<13} {r['time_ms']:>10.1f} {r['peak_mib']:>9.1f} "
             f"{r['held_mib']:>9.1f} {r['time_ratio']:>7.2f} {r['mem_ratio']:>7.2f}"
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    results = results_path(RESULTS, args.threads)
+    results.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "shape": SHAPE,
         "threads": args.threads,
         "repeats": args.repeats,
         "torch": torch.__version__,
     }
-    RESULTS.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"wrote {RESULTS}")
+    results.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    print(f"wrote {results}")
 
 
 if __name__ == "__main__":

@@ -122,16 +122,30 @@ def test_infinite_values_are_reported_when_not_allowed():
     guards.check_finite(torch.tensor([0.0, float("inf")]), "x", allow_inf=True)
 
 
-def test_fused_kernel_slices_by_device():
-    """Fused kernels slice by ~2**16 elements on a CPU (cache) and 2**22 elsewhere (launches)."""
-    from nllkit._math import SLICE_ACCELERATOR, SLICE_CPU, samples_per_slice, slice_elements
+def test_fused_kernel_slices_by_device_and_threads():
+    """Fused kernels slice by 2**16 elements on one CPU thread (cache), 2**18 with more threads
+    (parallel grain), and 2**22 elsewhere (launches)."""
+    from nllkit._math import (
+        SLICE_ACCELERATOR,
+        SLICE_CPU,
+        SLICE_CPU_THREADS,
+        samples_per_slice,
+        slice_elements,
+    )
 
     cpu, meta = torch.empty(100, 3, 1000), torch.empty(100, 3, 1000, device="meta")
-    assert slice_elements(cpu) == SLICE_CPU == 2**16
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert slice_elements(cpu) == SLICE_CPU == 2**16
+        assert samples_per_slice(cpu) == 2**16 // 3000
+        torch.set_num_threads(2)
+        assert slice_elements(cpu) == SLICE_CPU_THREADS == 2**18
+    finally:
+        torch.set_num_threads(threads)
     assert slice_elements(meta) == SLICE_ACCELERATOR == 2**22
-    assert samples_per_slice(cpu) == 2**16 // 3000
     assert samples_per_slice(meta) == 2**22 // 3000
-    assert samples_per_slice(torch.empty(2, 3, 10**6)) == 1  # a sample larger than a slice
+    assert samples_per_slice(torch.empty(2, 3, 10**7)) == 1  # a sample larger than a slice
 
 
 def test_ignore_mask_zeroes_ignored_targets_and_keeps_dtypes():

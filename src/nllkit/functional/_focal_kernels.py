@@ -3,8 +3,8 @@ r"""Fused focal-loss kernels: the loss and its gradient in one slice-by-slice pa
 Three :class:`torch.autograd.Function` s compute the elementwise focal loss ``(1 − p_t)^γ · CE`` of
 logits (``γ > 0``) and, when the logits need a gradient, ``dL/dx`` in the same pass, from the
 same intermediate values; the backward only multiplies it by the incoming gradient, in place.
-They work on slices (about 2¹⁶ elements on a CPU, cache-resident; 2²² on an accelerator, to
-amortise kernel launches) through reused workspaces, so a forward+backward reads the logits once
+They work on slices (2¹⁶ elements on one CPU thread, cache-resident; 2¹⁸ with more threads;
+2²² on an accelerator, to amortise kernel launches; see ``_math.slice_elements``) through reused workspaces, so a forward+backward reads the logits once
 and writes two tensors of their size (the loss and the gradient, which the backward hands over
 as ``dL/dx``) instead of the twenty-odd full-size temporaries of the composite formula.
 

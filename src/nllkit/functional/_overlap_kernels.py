@@ -46,7 +46,7 @@ ACTIVATIONS: dict[str, Callable[..., Tensor]] = {
 
 
 def _step(x: Tensor) -> int:
-    """Samples a slice (about 2¹⁶ elements on a CPU, cache-resident; see ``_math``)."""
+    """Samples a slice (2¹⁶ elements on one CPU thread, cache-resident; see ``_math``)."""
     return samples_per_slice(x)
 
 
