@@ -565,3 +565,19 @@ def test_confident_multiclass_focal_is_exact_for_index_and_one_hot_targets(gamma
     torch.testing.assert_close(a, want, rtol=1e-13, atol=0)
     torch.testing.assert_close(b, want, rtol=1e-13, atol=0)
     torch.testing.assert_close(gb, ga, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("case", ["binary", "mc_index", "mc_soft"])
+def test_empty_batch_behaves_like_torch(case):
+    """N = 0: no error; "none" is empty and "mean" is NaN, as torch's cross-entropy."""
+    if case == "binary":
+        x, t, mode = torch.empty(0, 4, requires_grad=True), torch.empty(0, 4), "binary"
+    else:
+        x, mode = torch.empty(0, 3, 4, requires_grad=True), "multiclass"
+        t = torch.empty(0, 4, dtype=torch.long) if case == "mc_index" else torch.empty(0, 3, 4)
+    assert focal_loss(x, t, mode, reduction="none").numel() == 0
+    loss = focal_loss(x, t, mode)
+    assert torch.isnan(loss)
+    assert torch.isnan(TF.cross_entropy(torch.empty(0, 3), torch.empty(0, dtype=torch.long)))
+    loss.backward()
+    assert x.grad.shape == x.shape

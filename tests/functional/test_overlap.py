@@ -501,3 +501,18 @@ def test_fused_sums_kept_probabilities_give_the_same_values_and_are_released(kin
     got[0].sum().backward()
     assert node.probs is None
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("mode", ["binary", "multilabel", "multiclass"])
+def test_empty_batch_behaves_like_torch(mode):
+    """N = 0: no error; "none" is empty, a per-sample "mean" is NaN as torch's mean of nothing,
+    and pooled over the batch every class is empty (score 1, loss 0)."""
+    x = torch.empty(0, 1 if mode == "binary" else 3, 4, 4, requires_grad=True)
+    y = torch.empty(0, 4, 4, dtype=torch.long) if mode == "multiclass" else torch.empty(x.shape)
+    assert dice_loss(x, y, mode, reduction="none").numel() == 0
+    mean = dice_loss(x, y, mode)
+    assert torch.isnan(mean)
+    pooled = dice_loss(x, y, mode, per_sample=False)
+    assert pooled.item() == 0.0
+    pooled.backward()
+    assert x.grad is not None and x.grad.shape == x.shape

@@ -157,6 +157,12 @@ def _check_multiclass_target(
     check_unit_interval(target, "target", fix="class probabilities lie in [0, 1]")
 
 
+def _flatten_from(t: Tensor, dim: int) -> Tensor:
+    """``t`` with its dimensions from ``dim`` on merged into one (well defined for empty ``t``,
+    where ``reshape(..., -1)`` is not)."""
+    return t.reshape(*t.shape[:dim], math.prod(t.shape[dim:]))
+
+
 def _class_view(v: Tensor, ndim: int) -> Tensor:
     """A per-class vector ``(C,)`` viewed to broadcast over dim 1 of an ``ndim`` tensor."""
     return v.view((1, -1) + (1,) * (ndim - 2)) if ndim >= 2 else v
@@ -439,9 +445,8 @@ def _reduce_softmax(
                 loss = loss * torch.exp(gamma * log1m_softmax(x, logp))
             loss = loss.sum(1)
         else:  # the fused kernel: loss and gradient in one pass
-            n, c = x.shape[:2]
-            shape = (n, *x.shape[2:])
-            loss = SoftmaxFocalDense.apply(x.reshape(n, c, -1), t.reshape(n, c, -1), gamma)
+            shape = (x.shape[0], *x.shape[2:])
+            loss = SoftmaxFocalDense.apply(_flatten_from(x, 2), _flatten_from(t, 2), gamma)
             loss = loss.view(shape)
         if reduction == "mean":
             return loss.mean()
@@ -454,8 +459,7 @@ def _reduce_softmax(
         # −log p_y, with log p = x − logsumexp(x): torch's log-softmax kernel
         loss = -F.log_softmax(saturate(x, gamma), 1).gather(1, y.unsqueeze(1)).squeeze(1)
     else:  # the fused kernel: loss and gradient in one pass
-        n, c = x.shape[:2]
-        loss = SoftmaxFocal.apply(x.reshape(n, c, -1), y.reshape(n, -1), gamma).view(y.shape)
+        loss = SoftmaxFocal.apply(_flatten_from(x, 2), _flatten_from(y, 1), gamma).view(y.shape)
     if alpha is not None:
         loss = loss * alpha.to(x)[y]
     w = None

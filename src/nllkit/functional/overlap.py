@@ -42,6 +42,7 @@ from .focal import (
     _check_multiclass_target,
     _check_nonnegative,
     _check_sigmoid_target,
+    _flatten_from,
     _is_index_target,
 )
 
@@ -96,14 +97,14 @@ def _prepare(
     ignore_index: int | None,
 ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
     """Probabilities ``(N, C, S)``, targets (indices ``(N, S)`` or values ``(N, C, S)``), masks."""
-    n = input.shape[0]
     if mode == "binary":
         target = _binary_target(input, target, mode)
-        p = input.reshape(n, 1, -1)
-        t = target.reshape(n, 1, -1)
+        p = _flatten_from(input, 1).unsqueeze(1)
+        t = _flatten_from(target, 1).unsqueeze(1)
     else:
-        p = input.reshape(n, input.shape[1], -1)
-        t = target.reshape(n, -1) if _is_index_target(input, target) else target.reshape(p.shape)
+        p = _flatten_from(input, 2)
+        index = _is_index_target(input, target)
+        t = _flatten_from(target, 1) if index else target.reshape(p.shape)
     acc = torch.promote_types(p.dtype, torch.float32)
     p = p.to(acc)
     if from_logits:
@@ -161,21 +162,20 @@ def _fused_stats(
 
     The sigmoid / softmax (for logits) is fused with the sums (see ``_overlap_kernels``): no
     temporary of the input's size, and for logits the probabilities become the gradient's buffer.
-    A target that needs a gradient takes the composite path (``_stats``) instead.
+    A target that needs a gradient, or an empty batch, takes the composite path (``_stats``).
     """
-    if target.requires_grad:
+    if target.requires_grad or input.shape[0] == 0:
         return None
-    n = input.shape[0]
     activation = "identity"
     if from_logits:
         activation = "softmax" if mode == "multiclass" else "sigmoid"
     index = mode == "multiclass" and _is_index_target(input, target)
     if mode == "binary":
         target = _binary_target(input, target, mode)
-        x = input.reshape(n, 1, -1)
+        x = _flatten_from(input, 1).unsqueeze(1)
     else:
-        x = input.reshape(n, input.shape[1], -1)
-    t = target.reshape(n, -1) if index else target.reshape(x.shape)
+        x = _flatten_from(input, 2)
+    t = _flatten_from(target, 1) if index else target.reshape(x.shape)
     x = x.to(torch.promote_types(x.dtype, torch.float32))
     sample_valid = m = None
     if ignore_index is not None:
