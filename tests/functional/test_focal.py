@@ -469,7 +469,7 @@ def test_fused_kernels_match_composite_over_several_slices(dtype, gamma, case):
             t = torch.softmax(torch.randn(37, 5, 900, generator=g, dtype=dtype), 1)
             t[:, :, :10] = torch.nn.functional.one_hot(y[:, :10], 5).movedim(-1, 1).to(dtype)
             ref = k.softmax_focal_dense_reference(k.saturate(x, gamma), t, gamma)
-            got = k.SoftmaxFocalDense.apply(x, t, gamma)
+            got = k.SoftmaxFocal.apply(x, t, gamma)
     else:
         x = torch.randn(3 * 2**16 + 123, generator=g, dtype=dtype) * 6
         x[:6] = torch.tensor([100.0, -100.0, 1e4, -1e4, float("inf"), float("-inf")])
@@ -503,7 +503,7 @@ def test_fused_kernels_second_backward_and_no_grad(case):
         fn = lambda z: k.SoftmaxFocal.apply(z, t, 2.0)  # noqa: E731
     elif case == "softmax_dense":
         x, t = torch.randn(9, 4, 3000, generator=g), torch.rand(9, 4, 3000, generator=g)
-        fn = lambda z: k.SoftmaxFocalDense.apply(z, t, 2.0)  # noqa: E731
+        fn = lambda z: k.SoftmaxFocal.apply(z, t, 2.0)  # noqa: E731
     else:
         x, t = torch.randn(100_000, generator=g), torch.rand(100_000, generator=g)
         fn = lambda z: k.SigmoidFocal.apply(z, t, 2.0, 0.25)  # noqa: E731

@@ -1,6 +1,6 @@
 r"""Fused focal-loss kernels: the loss and its gradient in one slice-by-slice pass.
 
-Three :class:`torch.autograd.Function` s compute the elementwise focal loss ``(1 − p_t)^γ · CE`` of
+Two :class:`torch.autograd.Function` s compute the elementwise focal loss ``(1 − p_t)^γ · CE`` of
 logits (``γ > 0``) and, when the logits need a gradient, ``dL/dx`` in the same pass, from the
 same intermediate values; the backward only multiplies it by the incoming gradient, in place.
 They work on slices (2¹⁶ elements on one CPU thread, cache-resident; 2¹⁸ with more threads;
@@ -31,7 +31,7 @@ Softmax (``SoftmaxFocal``; class-index targets ``y``), with ``q = 1 − p_y``::
 
 and ``[c = y] − p_c`` is written as ``q`` at the label.
 
-Softmax with class-probability (or one-hot) targets ``t`` (``SoftmaxFocalDense``), per class
+Softmax with class-probability (or one-hot) targets ``t`` (also ``SoftmaxFocal``), per class
 ``c`` with ``q_c = 1 − p_c`` (the sum over the other classes for the one class with
 ``p_c > ½``, if any, the only one where ``1 − p_c`` cancels)::
 
@@ -267,6 +267,18 @@ def _softmax_focal_dense_slices(
             gj.mul_(NOT).add_(X)
 
 
+def _gradient(ctx: Any, x: Tensor, grad_out: Tensor, reference: Any, rerun: Any) -> Tensor:
+    """``dL/dx`` without the incoming gradient: the one the forward kept, once; for a second
+    backward through a retained graph ``rerun()`` runs the kernel again; for double backward
+    ``reference()`` is differentiated under autograd (then the incoming gradient is applied)."""
+    if torch.is_grad_enabled():  # double backward: differentiate the composite formula
+        with torch.enable_grad():
+            (gx,) = torch.autograd.grad(reference(), x, grad_out, create_graph=True)
+        return gx
+    grad, ctx.grad = ctx.grad, None
+    return rerun() if grad is None else grad
+
+
 class SigmoidFocal(torch.autograd.Function):
     """Elementwise ``α_t·(1 − p_t)^γ·CE`` of logits ``x`` and targets ``t`` (same shape), γ > 0."""
 
@@ -274,8 +286,7 @@ class SigmoidFocal(torch.autograd.Function):
     def forward(ctx: Any, x: Tensor, t: Tensor, gamma: float, alpha: float | None) -> Tensor:
         out = torch.empty_like(x, memory_format=torch.contiguous_format)
         grad = torch.empty_like(out) if ctx.needs_input_grad[0] else None
-        xf, tf = x.reshape(-1), t.reshape(-1)
-        _sigmoid_focal_slices(xf, tf, gamma, alpha, out.view(-1), _flat(grad))
+        _sigmoid_focal_slices(x.reshape(-1), t.reshape(-1), gamma, alpha, out.view(-1), _flat(grad))
         ctx.save_for_backward(x, t)
         ctx.grad, ctx.gamma, ctx.alpha = grad, gamma, alpha
         return out
@@ -283,73 +294,57 @@ class SigmoidFocal(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> Any:
         x, t = ctx.saved_tensors
-        if torch.is_grad_enabled():  # double backward: differentiate the composite formula
-            with torch.enable_grad():
-                loss = sigmoid_focal_reference(saturate(x, ctx.gamma), t, ctx.gamma)
-                if ctx.alpha is not None:
-                    loss = loss * (ctx.alpha * t + (1 - ctx.alpha) * (1 - t))
-                (gx,) = torch.autograd.grad(loss, x, grad_out, create_graph=True)
-            return gx, None, None, None
-        grad, ctx.grad = ctx.grad, None
-        if grad is None:  # a second backward through a retained graph: run the kernel again
+        gamma, alpha = ctx.gamma, ctx.alpha
+
+        def reference() -> Tensor:
+            loss = sigmoid_focal_reference(saturate(x, gamma), t, gamma)
+            return loss if alpha is None else loss * (alpha * t + (1 - alpha) * (1 - t))
+
+        def rerun() -> Tensor:
             grad = torch.empty_like(x, memory_format=torch.contiguous_format)
             xf, tf = x.reshape(-1), t.reshape(-1)
-            _sigmoid_focal_slices(xf, tf, ctx.gamma, ctx.alpha, torch.empty_like(xf), grad.view(-1))
-        return grad.mul_(grad_out), None, None, None
+            _sigmoid_focal_slices(xf, tf, gamma, alpha, torch.empty_like(xf), grad.view(-1))
+            return grad
+
+        grad = _gradient(ctx, x, grad_out, reference, rerun)
+        return (grad if torch.is_grad_enabled() else grad.mul_(grad_out)), None, None, None
 
 
 class SoftmaxFocal(torch.autograd.Function):
-    """``−(1 − p_y)^γ·log p_y`` ``(N, S)`` of logits ``x (N, C, S)`` and labels ``y (N, S)``."""
+    """``(N, S)`` focal loss of logits ``x (N, C, S)``: ``−(1 − p_y)^γ·log p_y`` for class
+    indices ``y (N, S)``, or ``Σ_c −t_c·(1 − p_c)^γ·log p_c`` for class probabilities
+    ``t (N, C, S)`` (a floating-point target)."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, y: Tensor, gamma: float) -> Tensor:
-        out = torch.empty(y.shape, dtype=x.dtype, device=x.device)
-        grad = torch.empty_like(x) if ctx.needs_input_grad[0] else None
-        _softmax_focal_slices(x, y, gamma, out, grad)
-        ctx.save_for_backward(x, y)
-        ctx.grad, ctx.gamma = grad, gamma
-        return out
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> Any:
-        x, y = ctx.saved_tensors
-        if torch.is_grad_enabled():  # double backward: differentiate the composite formula
-            with torch.enable_grad():
-                loss = softmax_focal_reference(saturate(x, ctx.gamma), y, ctx.gamma)
-                (gx,) = torch.autograd.grad(loss, x, grad_out, create_graph=True)
-            return gx, None, None
-        grad, ctx.grad = ctx.grad, None
-        if grad is None:  # a second backward through a retained graph: run the kernel again
-            grad = torch.empty_like(x)
-            _softmax_focal_slices(x, y, ctx.gamma, torch.empty_like(grad_out), grad)
-        return grad.mul_(grad_out.unsqueeze(1)), None, None
-
-
-class SoftmaxFocalDense(torch.autograd.Function):
-    """``Σ_c −t_c·(1 − p_c)^γ·log p_c`` ``(N, S)`` of logits and targets ``(N, C, S)``."""
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, t: Tensor, gamma: float) -> Tensor:
+    def forward(ctx: Any, x: Tensor, target: Tensor, gamma: float) -> Tensor:
         out = torch.empty((x.shape[0], *x.shape[2:]), dtype=x.dtype, device=x.device)
         grad = torch.empty_like(x) if ctx.needs_input_grad[0] else None
-        _softmax_focal_dense_slices(x, t, gamma, out, grad)
-        ctx.save_for_backward(x, t)
+        _softmax_kernel(target)(x, target, gamma, out, grad)
+        ctx.save_for_backward(x, target)
         ctx.grad, ctx.gamma = grad, gamma
         return out
 
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> Any:
-        x, t = ctx.saved_tensors
-        if torch.is_grad_enabled():  # double backward: differentiate the composite formula
-            with torch.enable_grad():
-                loss = softmax_focal_dense_reference(saturate(x, ctx.gamma), t, ctx.gamma)
-                (gx,) = torch.autograd.grad(loss, x, grad_out, create_graph=True)
-            return gx, None, None
-        grad, ctx.grad = ctx.grad, None
-        if grad is None:  # a second backward through a retained graph: run the kernel again
+        x, target = ctx.saved_tensors
+        gamma = ctx.gamma
+        dense = target.is_floating_point()
+        ref = softmax_focal_dense_reference if dense else softmax_focal_reference
+
+        def rerun() -> Tensor:
             grad = torch.empty_like(x)
-            _softmax_focal_dense_slices(x, t, ctx.gamma, torch.empty_like(grad_out), grad)
-        return grad.mul_(grad_out.unsqueeze(1)), None, None
+            _softmax_kernel(target)(x, target, gamma, torch.empty_like(grad_out), grad)
+            return grad
+
+        grad = _gradient(ctx, x, grad_out, lambda: ref(saturate(x, gamma), target, gamma), rerun)
+        if not torch.is_grad_enabled():
+            grad = grad.mul_(grad_out.unsqueeze(1))
+        return grad, None, None
+
+
+def _softmax_kernel(target: Tensor) -> Any:
+    """The slice loop for class probabilities (floating point) or class indices."""
+    return _softmax_focal_dense_slices if target.is_floating_point() else _softmax_focal_slices
 
 
 def _flat(t: Tensor | None) -> Tensor | None:

@@ -41,7 +41,6 @@ from ..guards import (
 from ._focal_kernels import (
     SigmoidFocal,
     SoftmaxFocal,
-    SoftmaxFocalDense,
     log1m_softmax,
     saturate,
     sigmoid_focal_reference,
@@ -446,7 +445,7 @@ def _reduce_softmax(
             loss = loss.sum(1)
         else:  # the fused kernel: loss and gradient in one pass
             shape = (x.shape[0], *x.shape[2:])
-            loss = SoftmaxFocalDense.apply(_flatten_from(x, 2), _flatten_from(t, 2), gamma)
+            loss = SoftmaxFocal.apply(_flatten_from(x, 2), _flatten_from(t, 2), gamma)
             loss = loss.view(shape)
         if reduction == "mean":
             return loss.mean()
